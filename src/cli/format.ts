@@ -1,0 +1,74 @@
+/** Plain-text views for a plain SSH terminal: no colour codes unless stdout is a TTY. */
+const tty = process.stdout.isTTY === true;
+const paint = (code: number) => (s: string) => (tty ? `\u001b[${code}m${s}\u001b[0m` : s);
+export const red = paint(31);
+export const green = paint(32);
+export const yellow = paint(33);
+export const blue = paint(34);
+export const dim = paint(2);
+
+export function ago(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (typeof v === 'object' && v !== null ? (v as Obj) : {});
+
+export function formatStatus(st: Obj): string {
+  const now = Number(st.now);
+  const lines: string[] = [];
+  const board = obj(st.board);
+  lines.push(`camd on ${board.name} (${board.backend}) — ${st.lifecycle}, boot #${st.bootCount}, up ${ago(Number(st.uptimeMs))}`);
+  const led = obj(st.led);
+  const ledColor = led.color === 'red' ? red : led.color === 'blue' ? blue : dim;
+  lines.push(`LED      ${ledColor(`${led.color} ${led.mode}`)}  = ${led.state}${led.override ? ' (test override)' : ''}  because ${led.reason}`);
+  const net = obj(st.network);
+  lines.push(`network  ${net.phase}${net.reason ? ` — ${net.reason}` : ''}`);
+  const cfg = obj(st.config);
+  const cfgErr = obj(cfg.error);
+  lines.push(`config   ${cfg.source}${cfg.error ? red(` — REJECTED ${cfgErr.file}: ${cfgErr.path || '(file)'}: ${cfgErr.message}`) : ''}`);
+  if (Array.isArray(cfg.pendingRestart) && cfg.pendingRestart.length) lines.push(`         pending restart: ${cfg.pendingRestart.join(', ')}`);
+  lines.push('outputs');
+  for (const [k, v] of Object.entries(obj(st.outputs))) lines.push(`  ${k.padEnd(16)} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  const failures = obj(st.hardwareFailures);
+  for (const [k, v] of Object.entries(failures)) lines.push(`  ${k.padEnd(16)} ${red(`FAILED: ${String(v)}`)}`);
+  lines.push('services');
+  for (const [k, v] of Object.entries(obj(st.services))) {
+    const s = obj(v);
+    const mark = s.status === 'running' ? green('running') : s.status === 'failed' ? red('failed') : String(s.status);
+    lines.push(`  ${k.padEnd(16)} ${mark}${s.error ? ` — ${s.error}` : ''}`);
+  }
+  const children = Object.entries(obj(st.children));
+  if (children.length) {
+    lines.push('children');
+    for (const [k, v] of children) {
+      const c = obj(v);
+      lines.push(`  ${k.padEnd(16)} ${c.status} pid=${c.pid ?? '-'} restarts=${c.restarts}${c.lastError ? ` last error: ${c.lastError}` : ''}`);
+    }
+  }
+  const faults = Object.entries(obj(st.faults));
+  lines.push(faults.length ? 'faults' : `faults   ${green('none')}`);
+  for (const [k, v] of faults) {
+    const f = obj(v);
+    lines.push(`  ${red(k)} (${f.kind}) ${f.message} — since ${ago(now - Number(f.since))} ago`);
+  }
+  const known = new Set(['now', 'board', 'lifecycle', 'bootCount', 'uptimeMs', 'led', 'network', 'config', 'outputs', 'hardwareFailures', 'services', 'children', 'faults', 'bootId', 'startedAt']);
+  for (const [k, v] of Object.entries(st)) {
+    if (known.has(k)) continue;
+    lines.push(`${k.padEnd(8)} ${JSON.stringify(v)}`);
+  }
+  return lines.join('\n');
+}
+
+export function formatLogLine(l: Obj): string {
+  const lvl: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
+  const { time, level, component, msg, pid: _pid, ...rest } = l;
+  const t = new Date(Number(time)).toISOString().slice(11, 23);
+  const lv = lvl[Number(level)] ?? String(level);
+  const colored = Number(level) >= 50 ? red(lv) : Number(level) >= 40 ? yellow(lv) : lv;
+  const extra = Object.keys(rest).length ? ` ${dim(JSON.stringify(rest))}` : '';
+  return `${t} ${colored} [${component}] ${msg ?? ''}${extra}`;
+}

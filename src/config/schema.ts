@@ -1,0 +1,218 @@
+import { z } from 'zod';
+
+/**
+ * The owner's settings: one schema gives the TypeScript type, validation (unknown keys and
+ * out-of-range values rejected with their path), the defaults — which *are* the factory defaults
+ * — and the documentation (`describe`). The MQTT `config/desired` document and `camctl config
+ * set` are validated by this very schema.
+ */
+const pct = z.number().int().min(1).max(100);
+const seconds = (max: number) => z.number().int().min(0).max(max);
+
+/** Normalised image coordinates: (0,0) top left, (1,1) bottom right. */
+const Point = z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]);
+const Polygon = z.array(Point).min(3).max(32).describe('closed polygon, normalised coordinates');
+const Areas = z
+  .object({
+    wide: z.array(Polygon).max(8).default([]),
+    ptz: z.array(Polygon).max(8).default([]),
+  })
+  .strict()
+  .describe('detection areas per lens; an empty list means the whole image');
+
+const Algorithm = (enabledByDefault: boolean) =>
+  z
+    .object({
+      enabled: z.boolean().default(enabledByDefault),
+      /** 1 = only the clearest cases, 100 = everything; see README "Sensitivity". */
+      sensitivity: pct.default(50).describe('1..100; false alarms → lower it'),
+      areas: Areas.prefault({}),
+    })
+    .strict();
+
+const LightAlert = z
+  .object({
+    strobe: z.boolean().default(false).describe('flash the red/blue strobes alternately'),
+    spotlight: z.boolean().default(false),
+    spotlightSeconds: seconds(600).default(30),
+  })
+  .strict();
+
+const AudioAlert = z
+  .object({
+    siren: z.boolean().default(false),
+    tone: z.enum(['siren', 'beep', 'chime']).default('siren'),
+    sirenSeconds: seconds(300).default(10),
+  })
+  .strict();
+
+const LensSettings = z
+  .object({
+    /** Ceiling mount turns the image upside down: `flip` rotates it 180°. */
+    orientation: z.enum(['normal', 'flip', 'mirror']).default('normal'),
+    /** Quality profile name from the board file; empty = the board's default. */
+    quality: z.string().max(32).default(''),
+  })
+  .strict();
+
+const Preset = z
+  .object({
+    name: z.string().min(1).max(32),
+    pan: z.number().min(-360).max(360),
+    tilt: z.number().min(-90).max(90),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    version: z.literal(1).default(1),
+    device: z
+      .object({
+        name: z.string().min(1).max(64).default('Camera'),
+        timezone: z.string().min(1).max(64).default('UTC'),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .strict()
+      .prefault({}),
+    indicator: z
+      .object({ enabled: z.boolean().default(true).describe('status LED on; off still shows faults at boot') })
+      .strict()
+      .prefault({}),
+    cloud: z
+      .object({
+        /** mqtts://host:8883 in production; mqtt:// is refused unless allowPlaintext is set. */
+        url: z.string().regex(/^mqtts?:\/\/[^\s/]+(:\d+)?$/, 'must be mqtt://host[:port] or mqtts://host[:port]').default('mqtts://cloud.invalid:8883'),
+        allowPlaintext: z.boolean().default(false).describe('only for the local simulator broker'),
+        topicPrefix: z.string().regex(/^[a-z0-9_-]+$/).default('camd'),
+        keepaliveSeconds: z.number().int().min(10).max(1200).default(30),
+      })
+      .strict()
+      .prefault({}),
+    network: z
+      .object({
+        preferWired: z.boolean().default(true),
+        /** How long the cloud may be unreachable before the LED shows a network exception. */
+        offlineGraceSeconds: z.number().int().min(5).max(600).default(30),
+      })
+      .strict()
+      .prefault({}),
+    lenses: z
+      .object({ wide: LensSettings.prefault({}), ptz: LensSettings.prefault({}) })
+      .strict()
+      .prefault({}),
+    recording: z
+      .object({
+        mode: z.enum(['off', 'continuous', 'event']).default('event'),
+        preRollSeconds: seconds(30).default(5),
+        postRollSeconds: seconds(300).default(10),
+        segmentSeconds: z.number().int().min(2).max(600).default(10),
+        /** Privacy: the microphone is never recorded unless the owner turns this on. */
+        audio: z.boolean().default(false),
+        /** Delete the oldest recordings when free space on the card falls below this share. */
+        minFreePercent: z.number().int().min(1).max(50).default(10),
+      })
+      .strict()
+      .prefault({}),
+    detection: z
+      .object({
+        human: Algorithm(true).prefault({}),
+        vehicle: Algorithm(false).prefault({}),
+        change: Algorithm(false).prefault({}),
+        /** Inferences per second per lens, at most. */
+        maxRatePerLens: z.number().min(0.2).max(30).default(5),
+        cooldownSeconds: seconds(600).default(30),
+      })
+      .strict()
+      .prefault({}),
+    lights: z
+      .object({
+        human: LightAlert.prefault({}),
+        vehicle: LightAlert.prefault({}),
+        change: LightAlert.prefault({}),
+        spotlightBrightness: pct.default(100),
+      })
+      .strict()
+      .prefault({}),
+    audio: z
+      .object({
+        human: AudioAlert.prefault({}),
+        vehicle: AudioAlert.prefault({}),
+        change: AudioAlert.prefault({}),
+        volume: pct.default(80),
+      })
+      .strict()
+      .prefault({}),
+    alarm: z
+      .object({ timeoutSeconds: z.number().int().min(5).max(900).default(60) })
+      .strict()
+      .prefault({}),
+    ptz: z
+      .object({
+        presets: z.array(Preset).max(32).default([]),
+        patrol: z
+          .object({
+            enabled: z.boolean().default(false),
+            dwellSeconds: z.number().int().min(2).max(3600).default(10),
+            followTarget: z.boolean().default(false),
+          })
+          .strict()
+          .prefault({}),
+        /**
+         * Tap-to-look: maps a point on the wide image to PTZ pan/tilt. Angles for the image
+         * corners' centre lines; see README "Tap to look" for the calibration procedure.
+         */
+        calibration: z
+          .object({
+            panAtLeft: z.number().min(-360).max(360).default(120),
+            panAtRight: z.number().min(-360).max(360).default(240),
+            tiltAtTop: z.number().min(-90).max(90).default(30),
+            tiltAtBottom: z.number().min(-90).max(90).default(-5),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Fields that only take effect after a restart of the daemon (everything else applies live). */
+export const RESTART_REQUIRED: readonly string[] = ['cloud.url', 'cloud.topicPrefix', 'cloud.allowPlaintext'];
+
+export function defaultConfig(): Config {
+  return ConfigSchema.parse({});
+}
+
+/**
+ * Secrets live apart from the config in a 0600 file: Wi-Fi credentials, the cloud binding and
+ * the MQTT client credentials. A factory reset deletes the whole file.
+ */
+export const SecretsSchema = z
+  .object({
+    wifi: z
+      .object({ ssid: z.string().min(1).max(32), psk: z.string().min(8).max(63) })
+      .strict()
+      .optional(),
+    binding: z
+      .object({ token: z.string().min(8).max(256), boundAt: z.number().int() })
+      .strict()
+      .optional(),
+    mqtt: z
+      .object({
+        username: z.string().max(128).optional(),
+        password: z.string().max(256).optional(),
+        caFile: z.string().optional(),
+        certFile: z.string().optional(),
+        keyFile: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type Secrets = z.infer<typeof SecretsSchema>;

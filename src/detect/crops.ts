@@ -1,0 +1,117 @@
+import { unionBox, type Box, type CropPlan } from './types.js';
+
+/**
+ * How frames are fed to the square detector.
+ * - `squash`: whole frame stretched to the square (the reference code; people get thin and small).
+ * - `letterbox`: whole frame scaled to fit, gray bars.
+ * - `tiles`: overlapping squares along the long side (2 for 16:9), one inference each.
+ * - `crops`: squares around the changed regions and the tracked objects (Frigate's regions).
+ */
+export type FeedMode = 'squash' | 'letterbox' | 'tiles' | 'crops';
+export const FEED_MODES: readonly FeedMode[] = ['squash', 'letterbox', 'tiles', 'crops'];
+
+export interface CropOptions {
+  /** At most this many inferences per frame; more regions are merged into bigger crops. */
+  maxCrops: number;
+  /** Smallest crop side as a share of the frame's short side (small crops upscale tiny objects). */
+  minSide: number;
+  /** Region growth on every side, as a share of the region's larger dimension. */
+  margin: number;
+}
+
+export const DEFAULT_CROP_OPTIONS: CropOptions = { maxCrops: 2, minSide: 0.5, margin: 0.25 };
+
+/**
+ * Plans crops in RGB-frame pixels. `regions` are frame-normalised boxes (changed regions and
+ * tracked objects); they are only used by `crops` mode, which returns [] when there are none.
+ */
+export function planCrops(mode: FeedMode, width: number, height: number, regions: readonly Box[], opts: CropOptions = DEFAULT_CROP_OPTIONS): CropPlan[] {
+  switch (mode) {
+    case 'squash':
+      return [{ x: 0, y: 0, w: width, h: height, fit: 'stretch' }];
+    case 'letterbox':
+      return [{ x: 0, y: 0, w: width, h: height, fit: 'letterbox' }];
+    case 'tiles':
+      return tiles(width, height);
+    case 'crops':
+      return regionCrops(width, height, regions, opts);
+  }
+}
+
+function tiles(width: number, height: number): CropPlan[] {
+  const side = Math.min(width, height);
+  const long = Math.max(width, height);
+  const n = Math.ceil(long / side);
+  const out: CropPlan[] = [];
+  for (let i = 0; i < n; i++) {
+    const off = n === 1 ? 0 : Math.round(((long - side) * i) / (n - 1));
+    out.push(width >= height ? { x: off, y: 0, w: side, h: side, fit: 'letterbox' } : { x: 0, y: off, w: side, h: side, fit: 'letterbox' });
+  }
+  return out;
+}
+
+/** The crop for one (possibly merged) region: a square around it, or a letterboxed rectangle when it is wider/taller than the frame's short side. */
+export function cropFor(region: Box, width: number, height: number, opts: CropOptions): CropPlan {
+  const bw = region.w * width;
+  const bh = region.h * height;
+  const short = Math.min(width, height);
+  const grow = 1 + 2 * opts.margin;
+  const side = Math.max(opts.minSide * short, Math.max(bw, bh) * grow);
+  // A square when it fits; otherwise as square as the frame allows (then letterboxed).
+  const cw = side <= short ? side : Math.min(width, side);
+  const ch = side <= short ? side : Math.min(height, side);
+  const cx = (region.x + region.w / 2) * width;
+  const cy = (region.y + region.h / 2) * height;
+  const x = Math.max(0, Math.min(width - cw, cx - cw / 2));
+  const y = Math.max(0, Math.min(height - ch, cy - ch / 2));
+  return { x: Math.round(x), y: Math.round(y), w: Math.round(cw), h: Math.round(ch), fit: 'letterbox' };
+}
+
+function cropOverlap(a: CropPlan, b: CropPlan): number {
+  const ix = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+  const iy = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+  if (ix <= 0 || iy <= 0) return 0;
+  // Share of the smaller crop that the other covers: a crop mostly inside another is redundant.
+  return (ix * iy) / Math.min(a.w * a.h, b.w * b.h);
+}
+
+function regionCrops(width: number, height: number, regions: readonly Box[], opts: CropOptions): CropPlan[] {
+  let groups = regions.filter((r) => r.w > 0 && r.h > 0).map((r) => ({ ...r }));
+  if (groups.length === 0) return [];
+  // Merge regions whose crops mostly overlap: one inference sees both.
+  let merged = true;
+  while (merged && groups.length > 1) {
+    merged = false;
+    outer: for (let i = 0; i < groups.length; i++) {
+      for (let j = i + 1; j < groups.length; j++) {
+        const a = cropFor(groups[i]!, width, height, opts);
+        const b = cropFor(groups[j]!, width, height, opts);
+        if (cropOverlap(a, b) > 0.5) {
+          groups[i] = unionBox(groups[i]!, groups[j]!);
+          groups.splice(j, 1);
+          merged = true;
+          break outer;
+        }
+      }
+    }
+  }
+  // Over budget: merge the pair whose union is smallest until it fits.
+  while (groups.length > Math.max(1, opts.maxCrops)) {
+    let best = { i: 0, j: 1, area: Infinity };
+    for (let i = 0; i < groups.length; i++) {
+      for (let j = i + 1; j < groups.length; j++) {
+        const u = unionBox(groups[i]!, groups[j]!);
+        if (u.w * u.h < best.area) best = { i, j, area: u.w * u.h };
+      }
+    }
+    groups[best.i] = unionBox(groups[best.i]!, groups[best.j]!);
+    groups.splice(best.j, 1);
+  }
+  groups = groups.sort((a, b) => b.w * b.h - a.w * a.h);
+  return groups.map((g) => cropFor(g, width, height, opts));
+}
+
+/** Crop rectangle as a frame-normalised box (what the tracker needs to know was looked at). */
+export function cropToBox(c: CropPlan, width: number, height: number): Box {
+  return { x: c.x / width, y: c.y / height, w: c.w / width, h: c.h / height };
+}

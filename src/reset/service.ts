@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { TimerHandle } from '../core/clock.js';
+import { CamdError } from '../core/errors.js';
+import type { Context, Service } from '../supervisor/service.js';
+
+/**
+ * The RESET button and the factory reset it triggers.
+ *
+ * - Held ≥ board.reset.holdMs (5 s) while running → factory reset, then reboot. It fires when
+ *   the hold time is reached, not on release, so the owner knows when to let go.
+ * - Shorter presses only produce a `button` event: nothing is changed.
+ * - A button already held when the daemon starts is ignored until released: a stuck button or
+ *   one held through power-on must not wipe the camera on every boot.
+ * The cloud can ask for the same reset (`factory-reset`) with a confirmation token.
+ */
+export class ResetService implements Service {
+  readonly name = 'reset';
+  private pressedAt: number | undefined;
+  private holdTimer: TimerHandle | undefined;
+  private ignoreUntilRelease = false;
+  private unwatch: (() => void) | undefined;
+  private resetting = false;
+  private readonly tokens = new Map<string, number>();
+  private readonly log: Logger;
+
+  constructor(private readonly ctx: Context) {
+    this.log = ctx.log('reset');
+  }
+
+  async start(): Promise<void> {
+    const button = this.ctx.hardware.parts.resetButton;
+    if (button) {
+      this.ignoreUntilRelease = button.isPressed();
+      if (this.ignoreUntilRelease) this.log.warn('reset button held at start: ignored until released');
+      this.unwatch = button.onChange((pressed) => this.onButton(pressed));
+    }
+    this.ctx.commands.register(this, {
+      name: 'factory-reset',
+      summary: 'erase every setting and credential, then reboot; call once for a token, again with it',
+      args: z.object({ confirm: z.string().optional() }).strict(),
+      handler: async ({ confirm }) => {
+        this.expireTokens();
+        if (!confirm) {
+          const token = randomUUID();
+          this.tokens.set(token, this.ctx.clock.now() + 60_000);
+          throw new CamdError('confirmation_required', `factory reset erases all settings and credentials; repeat with confirm="${token}" within 60 s`, 'confirm');
+        }
+        if (!this.tokens.delete(confirm)) throw new CamdError('invalid_args', 'confirmation token unknown or expired', 'confirm');
+        // Answer first, then reset: the reply must leave before the links go down.
+        this.ctx.clock.setTimeout(() => void this.factoryReset('command'), 50);
+        return { resetting: true };
+      },
+    });
+    this.ctx.commands.register(this, {
+      name: 'reboot',
+      summary: 'restart the camera (settings are kept)',
+      args: z.object({}).strict(),
+      handler: () => {
+        this.ctx.clock.setTimeout(() => this.ctx.lifecycle.requestReboot('reboot command'), 50);
+        return { rebooting: true };
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.unwatch?.();
+    this.ctx.clock.clearTimeout(this.holdTimer);
+  }
+
+  private onButton(pressed: boolean): void {
+    const now = this.ctx.clock.now();
+    if (pressed) {
+      if (this.ignoreUntilRelease) return;
+      this.pressedAt = now;
+      this.ctx.bus.emit('button.changed', { button: 'reset', pressed: true });
+      this.holdTimer = this.ctx.clock.setTimeout(() => void this.factoryReset('button'), this.ctx.board.reset.holdMs);
+      return;
+    }
+    if (this.ignoreUntilRelease) {
+      this.ignoreUntilRelease = false;
+      return;
+    }
+    this.ctx.clock.clearTimeout(this.holdTimer);
+    const heldMs = this.pressedAt === undefined ? 0 : now - this.pressedAt;
+    this.pressedAt = undefined;
+    this.ctx.bus.emit('button.changed', { button: 'reset', pressed: false, heldMs });
+    if (heldMs < this.ctx.board.reset.holdMs && !this.resetting) {
+      this.log.info({ heldMs }, 'reset button: short press, nothing to do');
+      this.emitEvent('reset.short-press', { heldMs });
+    }
+  }
+
+  private async factoryReset(source: 'button' | 'command'): Promise<void> {
+    if (this.resetting) return;
+    this.resetting = true;
+    this.emitEvent('reset.factory', { source });
+    const result = await this.ctx.factoryReset.run(source);
+    this.log.warn({ source, ...result }, 'factory reset done; rebooting');
+    this.ctx.lifecycle.requestReboot(`factory reset (${source})`);
+  }
+
+  private emitEvent(type: string, data: Record<string, unknown>): void {
+    this.ctx.bus.emit('camera.event', { id: randomUUID(), ts: this.ctx.clock.now(), kind: 'button', type, data });
+  }
+
+  private expireTokens(): void {
+    const now = this.ctx.clock.now();
+    for (const [t, exp] of this.tokens) if (exp < now) this.tokens.delete(t);
+  }
+}
+
+export const resetService = (ctx: Context): Service => new ResetService(ctx);

@@ -1,0 +1,11 @@
+import { controlServer } from './control/server.js';
+import { indicatorService } from './indicator/service.js';
+import { resetService } from './reset/service.js';
+import { coreCommands } from './supervisor/core-commands.js';
+import type { ServiceFactory } from './supervisor/service.js';
+
+/**
+ * The services of one boot, in start order (stop runs in reverse). The control socket starts
+ * first so `camctl status` works while the rest boots, and stops last.
+ */
+export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, indicatorService, resetService];

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { CamdError } from '../core/errors.js';
+import { NoArgs } from '../control/commands.js';
+import { getPath } from '../config/merge.js';
+import { ConfigSchema } from '../config/schema.js';
+import type { Context, Service } from './service.js';
+
+const OUTPUTS = ['strobeRed', 'strobeBlue', 'siren', 'spotlight'] as const;
+
+/** The commands every boot has: status, config, output tests and the sim board's test hooks. */
+export class CoreCommands implements Service {
+  readonly name = 'core-commands';
+
+  constructor(private readonly ctx: Context) {}
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    const reg = <S extends z.ZodType>(def: Parameters<typeof ctx.commands.register<S>>[1]): void => ctx.commands.register(this, def);
+
+    reg({
+      name: 'status',
+      summary: 'the whole live state: LED and why, outputs, reset button, services, faults',
+      args: NoArgs,
+      handler: () => this.status(),
+    });
+    reg({ name: 'commands', summary: 'list the commands and their argument schemas', args: NoArgs, handler: (_a, meta) => ctx.commands.list(meta.source) });
+    reg({
+      name: 'config.get',
+      summary: 'the running config, or one value by dotted path',
+      args: z.object({ path: z.string().max(200).optional() }).strict(),
+      handler: ({ path }) => {
+        const cfg = ctx.config.get();
+        if (!path) return cfg;
+        const value = getPath(cfg, path);
+        if (value === undefined) throw new CamdError('not_found', `no setting at ${path}`, path);
+        return value;
+      },
+    });
+    reg({
+      name: 'config.set',
+      summary: 'change settings with a JSON merge patch; validated whole, applied atomically or not at all',
+      args: z.object({ patch: z.record(z.string(), z.unknown()) }).strict(),
+      handler: async ({ patch }) => {
+        const { changed } = await ctx.config.patch(patch, 'command');
+        return { changed, pendingRestart: ctx.config.status().pendingRestart };
+      },
+    });
+    reg({
+      name: 'config.schema',
+      summary: 'the config JSON schema (types, bounds, defaults, docs)',
+      args: NoArgs,
+      handler: () => z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }),
+    });
+    reg({
+      name: 'output.set',
+      summary: 'turn an output on or off by hand (installation/maintenance test)',
+      args: z.object({ output: z.enum(OUTPUTS), on: z.boolean(), brightness: z.number().int().min(1).max(100).optional() }).strict(),
+      handler: async ({ output, on, brightness }) => {
+        const parts = ctx.hardware.parts;
+        const part = parts[output];
+        if (!part) throw new CamdError('unavailable', `${output} is not available: ${ctx.hardware.failures[output] ?? 'not on this board'}`, 'output');
+        if (output === 'spotlight') await parts.spotlight!.set(on, brightness ?? ctx.config.get().lights.spotlightBrightness);
+        else (part as { set(on: boolean): void }).set(on);
+        ctx.log('outputs').info({ output, on, brightness }, 'output set by command');
+        return ctx.hardware.outputs();
+      },
+    });
+
+    const sim = ctx.hardware.sim;
+    if (sim) {
+      reg({
+        name: 'sim.press',
+        summary: '(sim board) press a button for a number of milliseconds',
+        localOnly: true,
+        args: z.object({ button: z.enum(['reset']), ms: z.number().int().min(1).max(60_000) }).strict(),
+        handler: ({ button, ms }) => {
+          sim.press(button, ms);
+          return { button, ms };
+        },
+      });
+      reg({
+        name: 'sim.timeline',
+        summary: '(sim board) every pin edge, register write and UART byte, optionally since a time',
+        localOnly: true,
+        args: z.object({ since: z.number().optional(), limit: z.number().int().min(1).max(100_000).default(200), kind: z.enum(['gpio', 'i2c', 'serial']).optional() }).strict(),
+        handler: ({ since, limit, kind }) => {
+          const all = sim.timeline.entries((e) => (since === undefined || e.t >= since) && (kind === undefined || e.kind === kind));
+          return all.slice(-limit);
+        },
+      });
+    }
+  }
+
+  async stop(): Promise<void> {}
+
+  private status(): Record<string, unknown> {
+    const { ctx } = this;
+    const state = ctx.state.get();
+    return {
+      now: ctx.clock.now(),
+      board: { name: ctx.board.name, model: ctx.board.model, file: ctx.boardFile, backend: ctx.board.backend },
+      uptimeMs: ctx.clock.now() - state.startedAt,
+      ...state,
+      outputs: ctx.hardware.outputs(),
+      hardwareFailures: ctx.hardware.failures,
+      secrets: ctx.secrets.summary(),
+    };
+  }
+}
+
+export const coreCommands = (ctx: Context): Service => new CoreCommands(ctx);
