@@ -35,7 +35,7 @@ export function createStreamLink(name: string, { readable, writable }: LinkStrea
   const onError = (err: Error): void => opts.onError?.(err);
   readable.on('data', onData);
   readable.on('error', onError);
-  if (writable !== readable) writable.on('error', onError);
+  if ((writable as unknown) !== readable) writable.on('error', onError);
 
   return {
     name,

@@ -33,6 +33,7 @@ const Algorithm = (enabledByDefault: boolean) =>
 const LightAlert = z
   .object({
     strobe: z.boolean().default(false).describe('flash the red/blue strobes alternately'),
+    strobeSeconds: seconds(300).default(10).describe('how long the strobes flash after a detection'),
     spotlight: z.boolean().default(false),
     spotlightSeconds: seconds(600).default(30),
   })
@@ -60,6 +61,8 @@ const Preset = z
     name: z.string().min(1).max(32),
     pan: z.number().min(-360).max(360),
     tilt: z.number().min(-90).max(90),
+    /** Patrol dwell at this preset; absent = ptz.patrol.dwellSeconds. */
+    dwellSeconds: z.number().int().min(2).max(3600).optional(),
   })
   .strict();
 
@@ -88,6 +91,8 @@ export const ConfigSchema = z
         allowPlaintext: z.boolean().default(false).describe('only for the local simulator broker'),
         topicPrefix: z.string().regex(/^[a-z0-9_-]+$/).default('camd'),
         keepaliveSeconds: z.number().int().min(10).max(1200).default(30),
+        /** Bound of the on-disk event outbox (flash); when full, oldest low-priority events go first, counted (src/cloud/CONTRACT.md). */
+        outboxMaxBytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024).describe('event outbox size bound in bytes'),
       })
       .strict()
       .prefault({}),
@@ -146,7 +151,11 @@ export const ConfigSchema = z
       .strict()
       .prefault({}),
     alarm: z
-      .object({ timeoutSeconds: z.number().int().min(5).max(900).default(60) })
+      .object({
+        timeoutSeconds: z.number().int().min(5).max(900).default(60),
+        /** Installation/maintenance mode: detections never switch the spotlight, strobes or siren on (someone is at the camera). */
+        maintenance: z.boolean().default(false).describe('installation/maintenance mode: no automatic lights or siren'),
+      })
       .strict()
       .prefault({}),
     ptz: z
@@ -170,6 +179,8 @@ export const ConfigSchema = z
             panAtRight: z.number().min(-360).max(360).default(240),
             tiltAtTop: z.number().min(-90).max(90).default(30),
             tiltAtBottom: z.number().min(-90).max(90).default(-5),
+            /** Wide lens pan when the angles above were measured; absent = the board's wide-lens home. */
+            widePanDeg: z.number().min(-360).max(360).optional(),
           })
           .strict()
           .prefault({}),

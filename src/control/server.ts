@@ -75,6 +75,11 @@ export class ControlServer implements Service {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
+        if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
+          this.reply(sock, undefined, { ok: false, error: { code: 'too_large', message: `request line over ${MAX_LINE_BYTES} bytes` } });
+          this.log.warn({ bytes: Buffer.byteLength(line) }, 'oversize control request');
+          continue;
+        }
         if (line) void this.handle(sock, line, cleanups);
       }
       if (Buffer.byteLength(buf) > MAX_LINE_BYTES) {

@@ -8,7 +8,7 @@ const logging = silentLogging();
 
 function until(check: () => boolean): Promise<void> {
   // Waits on real child-process I/O (not timers): bounded by the test timeout.
-  return vi.waitUntil(check, { timeout: 10_000, interval: 10 }) as Promise<void>;
+  return vi.waitUntil(check, { timeout: 10_000, interval: 10 }).then(() => undefined);
 }
 
 describe('backoffDelay', () => {

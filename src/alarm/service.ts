@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Config } from '../config/schema.js';
+import type { TimerHandle } from '../core/clock.js';
+import { CamdError, errorMessage } from '../core/errors.js';
+import { NoArgs } from '../control/commands.js';
+import type { CameraEvent } from '../state/bus.js';
+import type { Context, Service } from '../supervisor/service.js';
+import { DETECTION_TYPES, Holds, type DetectionType, type HoldSource } from './holds.js';
+import { AlarmOutputs } from './outputs.js';
+import type { AlarmState } from './types.js';
+import './types.js';
+
+type StopReason = 'command' | 'timeout' | 'sleep' | 'shutdown' | 'settings';
+
+const DETECTION_START = /^(human|vehicle|change)\.start$/;
+const FAULT_ID = 'alarm.spotlight';
+
+/**
+ * The camera's deterrents: red/blue strobes, siren and spotlight.
+ *
+ * - A detection `<type>.start` runs that type's light and audio settings (strobes for
+ *   strobeSeconds, spotlight for spotlightSeconds, siren with its tone for sirenSeconds). An
+ *   alert whose setting is off does nothing; a repeated detection extends, never shortens.
+ * - `alarm.start` = siren + alternating strobes until `alarm.stop` or the timeout.
+ * - `spotlight.set` = the app's toggle: on until switched off (or sleep/shutdown).
+ * - Sleep mode and maintenance mode: detections switch nothing on. Sleep also turns everything
+ *   off and refuses to switch anything on; maintenance only stops the automatic alerts (the
+ *   installer may still test by hand).
+ * - stop(): everything off.
+ */
+export class AlarmService implements Service {
+  readonly name = 'alarm';
+  private readonly holds = new Holds();
+  private outputs!: AlarmOutputs;
+  private timer: TimerHandle | undefined;
+  private active = false;
+  private unsubscribers: (() => void)[] = [];
+  private readonly log: Logger;
+
+  constructor(private readonly ctx: Context) {
+    this.log = ctx.log('alarm');
+  }
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    this.outputs = new AlarmOutputs({
+      parts: ctx.hardware.parts,
+      clock: ctx.clock,
+      bus: ctx.bus,
+      log: this.log,
+      onSpotlightFault: (message) => {
+        if (message === null) ctx.state.clearFault(FAULT_ID);
+        else ctx.state.raiseFault(FAULT_ID, { kind: 'camera', component: 'spotlight', message }, ctx.clock.now());
+      },
+    });
+    const missing = this.outputs.missing();
+    if (missing.length) this.log.warn({ missing }, 'alarm parts missing: the alarm runs with the rest');
+
+    ctx.bus.on(this, 'camera.event', (e) => this.onCameraEvent(e));
+    this.unsubscribers.push(
+      ctx.state.subscribe((s, changed) => {
+        if (changed.has('sleeping') && s.sleeping) this.clearAll('sleep');
+      }),
+      ctx.config.onChange((cfg, paths) => {
+        if (paths.some((p) => /^(lights|audio|alarm)\./.test(p))) this.onSettings(cfg);
+      }),
+    );
+    this.registerCommands();
+    this.publish();
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribers.splice(0)) u();
+    this.ctx.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.outputs) return;
+    this.holds.clear();
+    this.transition('shutdown');
+    await this.outputs.allOff();
+    this.publish();
+  }
+
+  private registerCommands(): void {
+    const { ctx } = this;
+    ctx.commands.register(this, {
+      name: 'alarm.start',
+      summary: 'siren + alternating red/blue strobes until alarm.stop or the timeout (seconds, default alarm.timeoutSeconds)',
+      args: z.object({ seconds: z.number().int().min(1).max(900).optional() }).strict(),
+      handler: ({ seconds }) => {
+        this.refuseWhileSleeping();
+        const parts = ctx.hardware.parts;
+        if (!parts.siren && !parts.strobeRed && !parts.strobeBlue) {
+          throw new CamdError('unavailable', `no siren and no strobe on this camera (${this.failureText(['siren', 'strobeRed', 'strobeBlue'])})`);
+        }
+        const now = ctx.clock.now();
+        const until = now + (seconds ?? ctx.config.get().alarm.timeoutSeconds) * 1000;
+        // A new Alarm command restarts the timeout as asked, shorter or longer.
+        this.holds.releaseSource('manual');
+        this.holds.set('strobe', { source: 'manual', until, since: now });
+        this.holds.set('siren', { source: 'manual', until, since: now, tone: 'siren' });
+        this.log.info({ until, seconds }, 'alarm started by command');
+        this.reconcile('command');
+        return this.snapshot();
+      },
+    });
+    ctx.commands.register(this, {
+      name: 'alarm.stop',
+      summary: 'stop the alarm and any running detection alert (the app spotlight toggle stays as it is)',
+      args: NoArgs,
+      handler: () => {
+        for (const src of ['manual', ...DETECTION_TYPES] as const) this.holds.releaseSource(src);
+        this.log.info('alarm stopped by command');
+        this.reconcile('command');
+        return this.snapshot();
+      },
+    });
+    ctx.commands.register(this, {
+      name: 'spotlight.set',
+      summary: 'the Spotlight toggle: on (until switched off) or off, optional brightness 1..100 %',
+      args: z.object({ on: z.boolean(), brightness: z.number().int().min(1).max(100).optional() }).strict(),
+      handler: async ({ on, brightness }) => {
+        if (on) this.refuseWhileSleeping();
+        if (!ctx.hardware.parts.spotlight) throw new CamdError('unavailable', `spotlight is not available (${this.failureText(['spotlight'])})`);
+        const prev = this.holds.list('spotlight');
+        if (on) this.holds.set('spotlight', { source: 'app', until: null, since: ctx.clock.now(), brightness: brightness ?? ctx.config.get().lights.spotlightBrightness });
+        else this.holds.release('spotlight');
+        const done = this.reconcile('command');
+        try {
+          await done;
+        } catch (err) {
+          // Nothing half-applied: the holds go back to what they were.
+          this.holds.release('spotlight');
+          for (const h of prev) this.holds.set('spotlight', h);
+          this.outputs.resetSpotlightTarget();
+          this.publish();
+          throw new CamdError('failed', `spotlight did not switch ${on ? 'on' : 'off'}: ${errorMessage(err)}`);
+        }
+        this.log.info({ on, brightness }, 'spotlight set by command');
+        return this.snapshot();
+      },
+    });
+    ctx.commands.register(this, { name: 'alarm.get', summary: 'what the alarm, strobes, siren and spotlight are doing', args: NoArgs, handler: () => this.snapshot() });
+  }
+
+  private onCameraEvent(e: CameraEvent): void {
+    if (e.kind !== 'detection') return;
+    const m = DETECTION_START.exec(e.type);
+    if (!m) return;
+    const type = m[1] as DetectionType;
+    const cfg = this.ctx.config.get();
+    if (this.ctx.state.get().sleeping) return;
+    if (cfg.alarm.maintenance) {
+      this.log.debug({ type }, 'maintenance mode: detection alert suppressed');
+      return;
+    }
+    const light = cfg.lights[type];
+    const audio = cfg.audio[type];
+    const now = this.ctx.clock.now();
+    const any = (light.strobe && light.strobeSeconds > 0) || (light.spotlight && light.spotlightSeconds > 0) || (audio.siren && audio.sirenSeconds > 0);
+    if (!any) return;
+    if (light.strobe && light.strobeSeconds > 0) this.holds.set('strobe', { source: type, until: now + light.strobeSeconds * 1000, since: now });
+    if (light.spotlight && light.spotlightSeconds > 0) {
+      this.holds.set('spotlight', { source: type, until: now + light.spotlightSeconds * 1000, since: now, brightness: cfg.lights.spotlightBrightness });
+    }
+    if (audio.siren && audio.sirenSeconds > 0) this.holds.set('siren', { source: type, until: now + audio.sirenSeconds * 1000, since: now, tone: audio.tone });
+    this.log.info({ type, lens: e.lens, event: e.id }, 'detection alert');
+    void this.reconcile('timeout').catch(() => undefined);
+  }
+
+  /** Settings changed: alerts whose setting is now off stop at once; maintenance stops them all. */
+  private onSettings(cfg: Config): void {
+    let changed = false;
+    for (const type of DETECTION_TYPES) {
+      const off = cfg.alarm.maintenance;
+      if (off || !cfg.lights[type].strobe) changed = this.holds.release('strobe', [type]) || changed;
+      if (off || !cfg.lights[type].spotlight) changed = this.holds.release('spotlight', [type]) || changed;
+      if (off || !cfg.audio[type].siren) changed = this.holds.release('siren', [type]) || changed;
+    }
+    if (changed) this.log.info('alert settings changed: running detection alerts updated');
+    void this.reconcile('settings').catch(() => undefined);
+  }
+
+  private clearAll(reason: StopReason): void {
+    this.holds.clear();
+    this.log.info({ reason }, 'alarm and lights off');
+    void this.reconcile(reason).catch(() => undefined);
+  }
+
+  /** Drives the outputs to the holds; resolves when the spotlight change (if any) is done. */
+  private reconcile(reason: StopReason): Promise<void> {
+    const now = this.ctx.clock.now();
+    if (this.holds.expire(now)) reason = 'timeout';
+    const cfg = this.ctx.config.get();
+    this.outputs.setStrobes(this.holds.has('strobe'));
+    this.outputs.setSiren(this.holds.has('siren') ? (this.holds.latest('siren', 'manual')?.tone ?? 'siren') : null);
+    const spot = this.holds.latest('spotlight', 'app');
+    const done = this.outputs.setSpotlight(!!spot, spot?.brightness ?? cfg.lights.spotlightBrightness);
+    this.ctx.clock.clearTimeout(this.timer);
+    const next = this.holds.nextExpiry();
+    this.timer = next === undefined ? undefined : this.ctx.clock.setTimeout(() => void this.reconcile('timeout').catch(() => undefined), Math.max(0, next - now));
+    this.transition(reason);
+    this.publish();
+    return done.finally(() => this.publish());
+  }
+
+  /** `alarm` camera events on start and stop of the deterrent as a whole. */
+  private transition(reason: StopReason): void {
+    const holds = this.holds.alarmHolds();
+    const active = holds.length > 0;
+    if (active === this.active) return;
+    this.active = active;
+    const data: Record<string, unknown> = active
+      ? { source: this.source(), until: this.until(), strobes: this.holds.has('strobe'), siren: this.holds.has('siren'), spotlight: this.holds.has('spotlight'), missing: this.outputs.missing() }
+      : { reason };
+    this.ctx.bus.emit('camera.event', { id: randomUUID(), ts: this.ctx.clock.now(), kind: 'alarm', type: active ? 'alarm.start' : 'alarm.stop', data });
+  }
+
+  private source(): AlarmState['source'] {
+    const latest = this.holds.alarmHolds().reduce<{ source: HoldSource; since: number } | undefined>((a, h) => (!a || h.since >= a.since ? h : a), undefined);
+    return latest && latest.source !== 'app' ? latest.source : null;
+  }
+
+  private until(): number | null {
+    const holds = this.holds.alarmHolds();
+    if (holds.length === 0) return null;
+    return holds.some((h) => h.until === null) ? null : Math.max(...holds.map((h) => h.until ?? 0));
+  }
+
+  private snapshot(): AlarmState {
+    return {
+      active: this.active,
+      source: this.source(),
+      until: this.until(),
+      strobes: this.outputs.strobing,
+      siren: this.outputs.sounding,
+      spotlight: this.outputs.spotlightOn,
+      spotlightBrightness: this.outputs.spotlightBrightness,
+      maintenance: this.ctx.config.get().alarm.maintenance,
+      missing: this.outputs.missing(),
+    };
+  }
+
+  private publish(): void {
+    const next = this.snapshot();
+    if (JSON.stringify(next) !== JSON.stringify(this.ctx.state.get().alarm)) this.ctx.state.set('alarm', next);
+  }
+
+  private refuseWhileSleeping(): void {
+    if (this.ctx.state.get().sleeping) throw new CamdError('unavailable', 'sleep mode is on: the alarm and the lights stay off');
+  }
+
+  private failureText(parts: string[]): string {
+    const f = this.ctx.hardware.failures as Record<string, unknown>;
+    return parts.map((p) => `${p}: ${f[p] === undefined ? 'not on this board' : String(f[p])}`).join('; ');
+  }
+}
+
+export const alarmService = (ctx: Context): Service => new AlarmService(ctx);

@@ -1,0 +1,39 @@
+import type { HoldSource } from './holds.js';
+import type { AlarmPart } from './outputs.js';
+
+/** What the alarm is doing now (state slice `alarm`). */
+export interface AlarmState {
+  /** A deterrent (manual Alarm or a detection's light/audio alert) is running. */
+  active: boolean;
+  /** Who started the running alarm (the most recent source); null when none runs. */
+  source: Exclude<HoldSource, 'app'> | null;
+  /** Epoch ms when the running alarm ends by itself; null when none runs. */
+  until: number | null;
+  strobes: boolean;
+  siren: boolean;
+  spotlight: boolean;
+  spotlightBrightness: number | null;
+  /** config alarm.maintenance: detections never switch lights or siren on. */
+  maintenance: boolean;
+  /** Parts this camera lacks (failed to open); the alarm runs with the rest. */
+  missing: AlarmPart[];
+}
+
+export type LightSource = 'spotlight' | 'strobe' | 'ircut';
+
+declare module '../state/store.js' {
+  interface CamState {
+    alarm?: AlarmState;
+  }
+}
+
+declare module '../state/bus.js' {
+  interface BusEvents {
+    /**
+     * Sent just before the camera switches a light it owns, so the change detector ignores the
+     * image change the camera itself causes. For `strobe`, on=true means "flashing from now until
+     * a matching on=false". `ts` is the clock time of the switch.
+     */
+    'lights.changing': { source: LightSource; on: boolean; ts: number };
+  }
+}

@@ -1,0 +1,83 @@
+import type { OutRecord } from './record.js';
+
+/**
+ * What to remove when the outbox is over its byte bound, as plain data (planned before anything
+ * is touched, so the `outbox.dropped` marker can be made durable first).
+ *
+ * Policy, applied oldest first and stopping as soon as enough bytes are free:
+ *  0. records already delivered (seq ≤ acked) in the segments being rewritten — free, not counted;
+ *  1. pass `low`: undelivered low-priority events (system, ptz, live, button);
+ *  2. pass `any`: undelivered events of any kind.
+ * Records in flight (sent, PUBACK pending) are never dropped.
+ */
+export type DropPass = 'low' | 'any';
+
+export interface DroppedInfo {
+  seq: number;
+  kind: string;
+  ts: number;
+  bytes: number;
+}
+
+export interface SegmentDrop {
+  /** Undelivered records dropped (they are counted and reported). */
+  dropped: DroppedInfo[];
+  /** Bytes freed, delivered records included. */
+  freed: number;
+  /** Whether the segment holds anything to remove at all (i.e. must be rewritten). */
+  touched: boolean;
+}
+
+export function planSegmentDrop(
+  records: readonly OutRecord[],
+  opts: { pass: DropPass; need: number; acked: number; sentSeq: number; already?: ReadonlySet<number> },
+): SegmentDrop {
+  const dropped: DroppedInfo[] = [];
+  let freed = 0;
+  let touched = false;
+  for (const r of records) {
+    if (opts.already?.has(r.seq)) continue;
+    if (r.seq <= opts.acked) {
+      freed += r.bytes;
+      touched = true;
+    }
+  }
+  for (const r of records) {
+    if (freed >= opts.need) break;
+    if (opts.already?.has(r.seq) || r.seq <= opts.sentSeq) continue;
+    if (opts.pass === 'low' && r.prio !== 'l') continue;
+    dropped.push({ seq: r.seq, kind: r.kind, ts: r.ts, bytes: r.bytes });
+    freed += r.bytes;
+    touched = true;
+  }
+  return { dropped, freed, touched };
+}
+
+export interface DropSummary {
+  count: number;
+  bytes: number;
+  byKind: Record<string, number>;
+  fromSeq: number;
+  toSeq: number;
+  firstTs: number;
+  lastTs: number;
+}
+
+export function summarize(dropped: readonly DroppedInfo[]): DropSummary | undefined {
+  if (dropped.length === 0) return undefined;
+  const byKind: Record<string, number> = {};
+  let bytes = 0;
+  let fromSeq = Infinity;
+  let toSeq = 0;
+  let firstTs = Infinity;
+  let lastTs = 0;
+  for (const d of dropped) {
+    byKind[d.kind] = (byKind[d.kind] ?? 0) + 1;
+    bytes += d.bytes;
+    fromSeq = Math.min(fromSeq, d.seq);
+    toSeq = Math.max(toSeq, d.seq);
+    firstTs = Math.min(firstTs, d.ts);
+    lastTs = Math.max(lastTs, d.ts);
+  }
+  return { count: dropped.length, bytes, byKind, fromSeq, toSeq, firstTs, lastTs };
+}

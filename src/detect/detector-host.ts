@@ -1,0 +1,221 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { CamdError, errorMessage } from '../core/errors.js';
+import { DEFAULT_MODEL_PATH, loadVerifiedModel, MODEL_SHA256 } from './model.js';
+import { SCORE_FLOOR } from './sensitivity.js';
+import type { CropPlan, FrameDetection, RgbFrame } from './types.js';
+import type { DetectMessage, WorkerInit, WorkerReply } from './worker.js';
+
+/**
+ * Main-thread side of the object detector. Verifies the model's SHA-256, starts the inference
+ * worker and hands it frames. Back-pressure is by refusal, never by queueing: while a lens
+ * has a request in flight (or `maxInFlight` requests are pending overall) `detect()` returns
+ * null and counts the drop — the caller simply skips that frame (Frigate's "full queue drops
+ * and counts").
+ */
+export interface DetectRequest {
+  lens: string;
+  frame: RgbFrame;
+  crops: readonly CropPlan[];
+}
+
+export interface DetectResult {
+  detections: FrameDetection[];
+  /** Model time summed over the crops, and the worker's pre/post-processing time. */
+  inferMs: number;
+  prepMs: number;
+  decodeMs: number;
+  crops: number;
+}
+
+/** What the pipeline needs; the host implements it, unit tests fake it. */
+export interface ObjectDetector {
+  /** null = refused because busy: drop the frame. Rejects only when the detector failed. */
+  detect(req: DetectRequest): Promise<DetectResult> | null;
+}
+
+export interface DetectorHostOptions {
+  modelPath?: string;
+  expectedSha256?: string;
+  /** ONNX Runtime intra-op threads (1 leaves the other cores to ffmpeg and the second lens). */
+  threads?: number;
+  /** Lowest score decoded; defaults to the lowest any sensitivity accepts. */
+  floor?: number;
+  /** Requests pending over all lenses (one per lens at most in any case). */
+  maxInFlight?: number;
+  startTimeoutMs?: number;
+}
+
+export interface DetectorStats {
+  requests: number;
+  completed: number;
+  failed: number;
+  droppedBusy: number;
+  crops: number;
+  inferMsTotal: number;
+}
+
+export type DetectorState = 'ready' | 'failed' | 'closed';
+
+interface Pending {
+  lens: string;
+  crops: number;
+  resolve: (r: DetectResult) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * Starts the worker script. Built, it is plain JS. From source (tsx, vitest) the worker is
+ * TypeScript: a tiny bootstrap registers tsx's loader inside the worker thread first, because
+ * loader flags given to the parent do not reliably reach worker threads on Node 20.
+ */
+function startWorker(workerData: WorkerInit, transferList: ArrayBuffer[]): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  if (!fromSource) return new Worker(new URL('./worker.js', import.meta.url), { workerData, transferList });
+  const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(boot, { eval: true, workerData, transferList });
+}
+
+export class DetectorHost implements ObjectDetector {
+  private readonly pending = new Map<number, Pending>();
+  private readonly busyLenses = new Map<string, number>();
+  private readonly failureListeners = new Set<(err: Error) => void>();
+  private nextId = 1;
+  private current: DetectorState = 'ready';
+  private readonly counters: DetectorStats = { requests: 0, completed: 0, failed: 0, droppedBusy: 0, crops: 0, inferMsTotal: 0 };
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly floor: number,
+    private readonly maxInFlight: number,
+  ) {
+    worker.on('message', (m: WorkerReply) => this.onReply(m));
+    worker.on('error', (err) => this.fail(err));
+    worker.on('exit', (code) => {
+      if (this.current === 'ready') this.fail(new Error(`inference worker exited with code ${code}`));
+    });
+  }
+
+  /** Verifies the model and starts the worker; rejects with a CamdError naming the reason. */
+  static async open(opts: DetectorHostOptions = {}): Promise<DetectorHost> {
+    const model = await loadVerifiedModel(opts.modelPath ?? DEFAULT_MODEL_PATH, opts.expectedSha256 ?? MODEL_SHA256);
+    const copy = new Uint8Array(model);
+    const init: WorkerInit = { model: copy, threads: Math.max(1, opts.threads ?? 1) };
+    const worker = startWorker(init, [copy.buffer]);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => done(new CamdError('unavailable', 'inference worker did not start in time')), opts.startTimeoutMs ?? 30_000);
+      const done = (err?: Error): void => {
+        clearTimeout(timer);
+        worker.off('message', onMsg);
+        worker.off('error', onErr);
+        worker.off('exit', onExit);
+        if (err) {
+          void worker.terminate();
+          reject(err);
+        } else resolve();
+      };
+      const onMsg = (m: WorkerReply): void => {
+        if (m.type === 'ready') done();
+        else if (m.type === 'fatal') done(new CamdError('unavailable', m.message));
+      };
+      const onErr = (err: Error): void => done(new CamdError('unavailable', `inference worker failed to start: ${errorMessage(err)}`));
+      const onExit = (code: number): void => done(new CamdError('unavailable', `inference worker exited during start (code ${code})`));
+      worker.on('message', onMsg);
+      worker.on('error', onErr);
+      worker.on('exit', onExit);
+    });
+    return new DetectorHost(worker, opts.floor ?? SCORE_FLOOR, Math.max(1, opts.maxInFlight ?? 2));
+  }
+
+  get state(): DetectorState {
+    return this.current;
+  }
+
+  /** Called once if the worker dies; the daemon can re-create the host (with a restart limit). */
+  onFailure(listener: (err: Error) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  stats(): DetectorStats {
+    return { ...this.counters };
+  }
+
+  detect(req: DetectRequest): Promise<DetectResult> | null {
+    if (this.current !== 'ready') return Promise.reject(new CamdError('unavailable', `object detector is ${this.current}`));
+    if (req.crops.length === 0) return Promise.resolve({ detections: [], inferMs: 0, prepMs: 0, decodeMs: 0, crops: 0 });
+    if ((this.busyLenses.get(req.lens) ?? 0) > 0 || this.pending.size >= this.maxInFlight) {
+      this.counters.droppedBusy++;
+      return null;
+    }
+    const { frame } = req;
+    // Copy only the rows the crops touch: the caller's buffer is reused by the capture tap.
+    const top = Math.max(0, Math.floor(Math.min(...req.crops.map((c) => c.y))));
+    const bottom = Math.min(frame.height, Math.ceil(Math.max(...req.crops.map((c) => c.y + c.h))));
+    const rows = Math.max(1, bottom - top);
+    const data = frame.data.slice(top * frame.width * 3, (top + rows) * frame.width * 3);
+    const crops = req.crops.map((c) => ({ ...c, y: c.y - top }));
+    const id = this.nextId++;
+    this.counters.requests++;
+    this.busyLenses.set(req.lens, (this.busyLenses.get(req.lens) ?? 0) + 1);
+    const msg: DetectMessage = { type: 'detect', id, width: frame.width, height: rows, data, crops, floor: this.floor };
+    return new Promise<DetectResult>((resolve, reject) => {
+      this.pending.set(id, { lens: req.lens, crops: crops.length, resolve, reject });
+      this.worker.postMessage(msg, [data.buffer]);
+    }).then((r) => ({ ...r, detections: r.detections.map((d) => shiftDown(d, top, rows, frame.height)) }));
+  }
+
+  async close(): Promise<void> {
+    if (this.current === 'closed') return;
+    this.current = 'closed';
+    this.rejectAll(new CamdError('unavailable', 'object detector closed'));
+    await this.worker.terminate();
+  }
+
+  private onReply(m: WorkerReply): void {
+    if (m.type !== 'result' && m.type !== 'error') return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    this.release(p.lens);
+    if (m.type === 'error') {
+      this.counters.failed++;
+      p.reject(new Error(`inference failed: ${m.message}`));
+      return;
+    }
+    this.counters.completed++;
+    this.counters.crops += p.crops;
+    this.counters.inferMsTotal += m.inferMs;
+    p.resolve({ detections: m.detections, inferMs: m.inferMs, prepMs: m.prepMs, decodeMs: m.decodeMs, crops: p.crops });
+  }
+
+  private release(lens: string): void {
+    const n = (this.busyLenses.get(lens) ?? 1) - 1;
+    if (n <= 0) this.busyLenses.delete(lens);
+    else this.busyLenses.set(lens, n);
+  }
+
+  private fail(err: Error): void {
+    if (this.current !== 'ready') return;
+    this.current = 'failed';
+    this.rejectAll(err);
+    for (const l of this.failureListeners) l(err);
+  }
+
+  private rejectAll(err: Error): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      this.release(p.lens);
+      this.counters.failed++;
+      p.reject(err);
+    }
+  }
+}
+
+/** Boxes were normalised to the copied band of rows; bring them back to the full frame. */
+function shiftDown(d: FrameDetection, top: number, rows: number, height: number): FrameDetection {
+  return { ...d, box: { x: d.box.x, w: d.box.w, y: (d.box.y * rows + top) / height, h: (d.box.h * rows) / height } };
+}

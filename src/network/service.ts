@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { errorMessage } from '../core/errors.js';
+import type { Context, Service } from '../supervisor/service.js';
+import type { NetworkSummary, StateKey } from '../state/store.js';
+import { ConnectivityChecker, targetFromUrl, type CheckTarget } from './connectivity.js';
+import { DEFAULT_TIMINGS, NetworkController, type ControllerTimings } from './controller.js';
+import { LinuxLinkBackend } from './link-linux.js';
+import type { Decision } from './policy.js';
+import { QrScanner } from './qr-scanner.js';
+import { SimNetwork } from './sim-net.js';
+import type { LinkBackend, WifiBackend } from './types.js';
+import { parseWifiQr } from './wifi-qr.js';
+import { NodeWifiBackend } from './wifi-nmcli.js';
+
+/**
+ * The network manager: wired over Wi-Fi (policy.ts, run by controller.ts), provisioning
+ * (a Wi-Fi QR code read through the wide lens, or the `network.provision` command), and
+ * `state.network`. The LED follows the phase it publishes; nothing here touches the LED.
+ */
+export interface NetworkServiceOptions {
+  timings?: Partial<ControllerTimings>;
+  /** QR scanner frame rate while provisioning. */
+  scanFps?: number;
+}
+
+export const ProvisionArgs = z
+  .object({
+    ssid: z.string().min(1).max(32).refine((s) => Buffer.byteLength(s, 'utf8') <= 32, 'SSID must be at most 32 bytes'),
+    psk: z.string().min(8).max(63),
+    bindingToken: z.string().min(8).max(256),
+  })
+  .strict();
+
+export class NetworkService implements Service {
+  readonly name = 'network';
+  private readonly log: Logger;
+  private controller: NetworkController | undefined;
+  private scanner: QrScanner | undefined;
+  private sim: SimNetwork | undefined;
+  private wifi: WifiBackend | undefined;
+  private published = '';
+  private unsubscribe: (() => void) | undefined;
+  private unConfig: (() => void) | undefined;
+  /** SSIDs whose OS profile the daemon created: forgotten on a factory reset. */
+  private readonly known = new Set<string>();
+  private lastQr: string | undefined;
+  private qrNote: string | undefined;
+  private provisioning: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly opts: NetworkServiceOptions = {},
+  ) {
+    this.log = ctx.log('network');
+  }
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    const { wiredInterface, wifiInterface } = ctx.board.network;
+    let link: LinkBackend;
+    if (ctx.board.backend === 'sim') {
+      this.sim = new SimNetwork(wiredInterface, wifiInterface);
+      link = this.sim.link;
+      this.wifi = this.sim.wifi;
+    } else {
+      link = new LinuxLinkBackend();
+      this.wifi = new NodeWifiBackend(wifiInterface);
+    }
+    const saved = ctx.secrets.get().wifi;
+    if (saved) this.known.add(saved.ssid);
+
+    this.scanner = new QrScanner({
+      lens: ctx.board.video.wide,
+      fps: this.opts.scanFps ?? 1,
+      maxWidth: 960,
+      spawnChild: (spec) => ctx.spawnChild(spec),
+      log: this.log,
+      onCode: (text) => this.onQr(text),
+    });
+    this.controller = new NetworkController({
+      clock: ctx.clock,
+      log: this.log,
+      link,
+      wifi: this.wifi,
+      checker: new ConnectivityChecker(ctx.clock),
+      wiredIface: wiredInterface,
+      wifiIface: wifiInterface,
+      timings: { ...DEFAULT_TIMINGS, ...this.opts.timings },
+      preferWired: () => ctx.config.get().network.preferWired,
+      savedWifi: () => ctx.secrets.get().wifi ?? null,
+      target: () => this.target(),
+      cloudConnected: () => {
+        const cloud = (ctx.state.get() as { cloud?: { connected?: unknown } }).cloud;
+        return typeof cloud?.connected === 'boolean' ? cloud.connected : undefined;
+      },
+      onDecision: (summary, decision) => this.onDecision(summary, decision),
+      onJoined: (ssid) => this.known.add(ssid),
+    });
+
+    this.registerCommands();
+    ctx.factoryReset.register(this, 'network.wifi', () => this.forgetWifi());
+    this.unsubscribe = ctx.state.subscribe((_s, changed) => {
+      if (changed.has('cloud' as StateKey)) this.controller?.schedule();
+    });
+    this.unConfig = ctx.config.onChange((_c, paths) => {
+      if (paths.some((p) => p.startsWith('network.') || p === 'cloud.url')) this.controller?.schedule();
+    });
+    this.controller.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    this.unConfig?.();
+    this.controller?.stop();
+    await this.provisioning.catch(() => undefined);
+    await this.scanner?.stop();
+  }
+
+  /** Save new credentials (and the binding token), then join: from a QR code or the command. */
+  provision(args: z.output<typeof ProvisionArgs>, via: 'qr' | 'command'): Promise<{ ssid: string; saved: true }> {
+    const run = this.provisioning.then(async () => {
+      const { ctx } = this;
+      const old = ctx.secrets.get().wifi;
+      await ctx.secrets.update((prev) => ({
+        ...prev,
+        wifi: { ssid: args.ssid, psk: args.psk },
+        binding: { token: args.bindingToken, boundAt: ctx.clock.now() },
+      }));
+      this.qrNote = undefined;
+      this.log.info({ ssid: args.ssid, via }, 'Wi-Fi credentials and binding saved');
+      if (old && old.ssid !== args.ssid && this.wifi) {
+        // One profile at a time: the replaced network's OS profile goes now, not at factory reset.
+        await this.wifi.forget(old.ssid).catch((err: unknown) => this.log.warn({ ssid: old.ssid, err: errorMessage(err) }, 'could not forget the replaced Wi-Fi network'));
+        this.known.delete(old.ssid);
+      }
+      ctx.bus.emit('camera.event', { id: randomUUID(), ts: ctx.clock.now(), kind: 'system', type: 'network.provisioned', data: { ssid: args.ssid, via } });
+      this.controller?.credentialsChanged();
+      return { ssid: args.ssid, saved: true as const };
+    });
+    this.provisioning = run.catch(() => undefined);
+    return run;
+  }
+
+  private target(): CheckTarget | null {
+    try {
+      return targetFromUrl(this.ctx.config.get().cloud.url);
+    } catch {
+      return null;
+    }
+  }
+
+  private onDecision(summary: NetworkSummary, decision: Decision): void {
+    const next: NetworkSummary =
+      decision.provisioning && this.qrNote ? { ...summary, reason: [summary.reason, `last QR code refused: ${this.qrNote}`].filter(Boolean).join('; ') } : summary;
+    const text = JSON.stringify(next);
+    if (text !== this.published) {
+      const prev = this.ctx.state.get().network;
+      this.published = text;
+      this.ctx.state.set('network', next);
+      if (prev.phase !== next.phase || prev.reason !== next.reason || prev.active !== next.active) {
+        this.log.info({ phase: next.phase, reason: next.reason, active: next.active }, 'network state');
+      }
+    }
+    if (this.stopped) return;
+    if (decision.provisioning && !this.scanner?.running) this.scanner?.start();
+    else if (!decision.provisioning && this.scanner?.running) void this.scanner.stop();
+  }
+
+  private onQr(text: string): void {
+    if (text === this.lastQr) return;
+    this.lastQr = text;
+    const parsed = parseWifiQr(text);
+    if (!parsed.ok) {
+      // Any QR code in view is decoded; only Wi-Fi ones deserve the owner's attention.
+      if (text.startsWith('WIFI:')) {
+        this.qrNote = parsed.error;
+        this.log.warn({ error: parsed.error }, 'Wi-Fi QR code refused');
+        this.controller?.schedule();
+      } else this.log.debug({ length: text.length }, 'ignored a QR code that is not a Wi-Fi code');
+      return;
+    }
+    this.log.info({ ssid: parsed.value.ssid }, 'Wi-Fi QR code read');
+    this.provision(parsed.value, 'qr').catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'provisioning from QR code failed'));
+  }
+
+  private async forgetWifi(): Promise<void> {
+    const wifi = this.wifi;
+    if (!wifi) return;
+    const failed: string[] = [];
+    await wifi.disconnect().catch(() => undefined);
+    for (const ssid of this.known) {
+      try {
+        await wifi.forget(ssid);
+        this.known.delete(ssid);
+      } catch (err) {
+        failed.push(`${ssid}: ${errorMessage(err)}`);
+      }
+    }
+    if (failed.length) throw new Error(`could not forget Wi-Fi network(s): ${failed.join('; ')}`);
+  }
+
+  private registerCommands(): void {
+    const { ctx } = this;
+    ctx.commands.register(this, {
+      name: 'network.provision',
+      summary: 'save Wi-Fi credentials and the cloud binding token, then join (wired-first setups)',
+      args: ProvisionArgs,
+      handler: (args) => this.provision(args, 'command'),
+    });
+    const sim = this.sim;
+    if (!sim) return;
+    const ifaces = z.enum([ctx.board.network.wiredInterface, ctx.board.network.wifiInterface]);
+    ctx.commands.register(this, {
+      name: 'sim.link',
+      summary: '(sim board) plug/unplug a link; route=false: carrier without a router/DHCP',
+      localOnly: true,
+      args: z.object({ iface: ifaces, carrier: z.boolean(), route: z.boolean().optional() }).strict(),
+      handler: ({ iface, carrier, route }) => {
+        sim.setLink(iface, carrier, route);
+        return sim.status();
+      },
+    });
+    ctx.commands.register(this, {
+      name: 'sim.wifi',
+      summary: '(sim board) set the Wi-Fi access points in range; without args: the sim radio status',
+      localOnly: true,
+      args: z
+        .object({
+          accessPoints: z
+            .array(z.object({ ssid: z.string().min(1).max(32), psk: z.string().min(8).max(63), quality: z.number().int().min(0).max(100).default(70) }).strict())
+            .max(32)
+            .optional(),
+        })
+        .strict(),
+      handler: ({ accessPoints }) => {
+        if (accessPoints) sim.setAccessPoints(accessPoints);
+        return sim.status();
+      },
+    });
+  }
+}
+
+export const networkService = (ctx: Context): Service => new NetworkService(ctx);
