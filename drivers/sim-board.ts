@@ -40,6 +40,8 @@ export class SimBoard {
   readonly i2cDevices: Readonly<Record<string, I2cDeviceModel>>;
   readonly serial: Readonly<Record<string, SimSerialPair>>;
   readonly twins: Readonly<Partial<Record<SimReceiver, PelcoDTwin>>>;
+  /** Cancels pending button releases on close, so no timer outlives the board. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly board: Board,
@@ -95,13 +97,20 @@ export class SimBoard {
     this.gpio.setInput(this.board.inputs[name].line, level);
   }
 
-  /** Holds an input active for `ms` on the clock, then releases it; resolves on release. */
+  /**
+   * Holds an input active for `ms` on the clock, then releases it. Resolves on release (or when
+   * the board closes first) and never rejects, so a caller may fire and forget.
+   */
   press(name: SimInputName, ms: number): Promise<void> {
     this.setInput(name, 1);
-    return sleep(this.opts.clock, ms).then(() => this.setInput(name, 0));
+    return sleep(this.opts.clock, ms, this.closing.signal).then(
+      () => this.setInput(name, 0),
+      () => undefined,
+    );
   }
 
   close(): void {
+    this.closing.abort();
     for (const twin of Object.values(this.twins)) twin.detach();
     for (const pair of Object.values(this.serial)) {
       void pair.host.close();

@@ -3,6 +3,7 @@
  *
  *   node --import tsx scripts/eval.ts <clip.mp4|image.jpg> [--truth file] [--json out.json]
  *        [--feeds squash,crops] [--fps 10] [--sensitivity 50] [--rate 5] [--threads 1]
+ *        [--zoom-out N]   (shrink the picture N times, gray border: simulates distant objects)
  *
  * The clip is decoded by ffmpeg into gray + RGB frames (as the capture tap delivers them) and
  * replayed through `LensPipeline` — change gate, crops, thresholds, tracker — once per feed
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
       sensitivity: { type: 'string', default: '50' },
       rate: { type: 'string', default: '5' },
       threads: { type: 'string', default: '1' },
+      'zoom-out': { type: 'string' },
     },
   });
   const clip = positionals[0];
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
     }
     const runs: Array<{ feed: FeedMode; run: ClipRun; score: Record<DetectionType, ClassScore> | null }> = [];
     for (const feed of feeds) {
-      const run = await runClip({ clip, detector: host, feed, settings, fps: values.fps ? Number(values.fps) : undefined });
+      const run = await runClip({ clip, detector: host, feed, settings, fps: values.fps ? Number(values.fps) : undefined, zoomOut: values['zoom-out'] ? Number(values['zoom-out']) : undefined });
       printEpisodes(run);
       runs.push({ feed, run, score: truth ? scoreClip(run, truth) : null });
     }

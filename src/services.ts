@@ -1,4 +1,8 @@
+import { alarmService } from './alarm/service.js';
 import { controlServer } from './control/server.js';
+import { healthService } from './health/service.js';
+import { networkService } from './network/service.js';
+import { ptzService } from './ptz/service.js';
 import { indicatorService } from './indicator/service.js';
 import { resetService } from './reset/service.js';
 import { coreCommands } from './supervisor/core-commands.js';
@@ -8,4 +12,4 @@ import type { ServiceFactory } from './supervisor/service.js';
  * The services of one boot, in start order (stop runs in reverse). The control socket starts
  * first so `camctl status` works while the rest boots, and stops last.
  */
-export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, indicatorService, resetService];
+export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, indicatorService, resetService, networkService, healthService, alarmService, ptzService];

@@ -1,3 +1,6 @@
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { errnoOf, HardwareError, hex } from '../errors.js';
 import type { I2cBus } from './types.js';
 
@@ -88,23 +91,26 @@ export function i2cError(bus: string, number: number, address: number, err: unkn
   if (errno === 'EREMOTEIO' || errno === 'ENXIO') return new HardwareError('EREMOTEIO', `${where}: no device acknowledged`, { cause: err });
   if (errno === 'ETIMEDOUT' || errno === 'EAGAIN') return new HardwareError('EIO', `${where}: bus timeout (SDA/SCL held low?)`, { cause: err });
   if (errno === 'EBUSY') return new HardwareError('EBUSY', `${where}: claimed by a kernel driver`, { cause: err });
+  // i2c-bus opens the device node per address on first use, so these surface here, not at open.
+  if (errno === 'ENOENT') return new HardwareError('ENOENT', `${where}: /dev/i2c-${number} missing (bus disabled in the device tree, or i2c-dev not loaded?)`, { cause: err });
+  if (errno === 'EACCES') return new HardwareError('EACCES', `${where}: permission denied on /dev/i2c-${number} (add camd to the i2c group)`, { cause: err });
   return new HardwareError('EIO', `${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
-/** Opens /dev/i2c-N; loads the native addon only when a board asks for real I2C. */
+/**
+ * Opens /dev/i2c-N; loads the native addon only when a board asks for real I2C. i2c-bus opens
+ * the node lazily, per address, on the first transfer, so the node is checked here to report a
+ * missing or forbidden bus once, at open, rather than as a puzzling error on the first part.
+ */
 export async function openI2cDevBus(name: string, number: number): Promise<I2cDevBus> {
-  const { createRequire } = await import('node:module');
-  const mod = createRequire(import.meta.url)('i2c-bus') as I2cBusModule;
+  const node = `/dev/i2c-${number}`;
   try {
-    return new I2cDevBus(name, number, await mod.openPromisified(number));
+    await access(node, constants.R_OK | constants.W_OK);
   } catch (err) {
     const errno = errnoOf(err);
-    const why =
-      errno === 'ENOENT'
-        ? 'no such device (is the bus enabled in the device tree and i2c-dev loaded?)'
-        : errno === 'EACCES'
-          ? 'permission denied (add camd to the i2c group)'
-          : err instanceof Error ? err.message : String(err);
-    throw new HardwareError(errno === 'ENOENT' ? 'ENOENT' : errno === 'EACCES' ? 'EACCES' : 'EIO', `I2C bus ${name} (/dev/i2c-${number}): ${why}`, { cause: err });
+    if (errno === 'ENOENT') throw new HardwareError('ENOENT', `I2C bus ${name} (${node}): missing (bus disabled in the device tree, or i2c-dev not loaded?)`, { cause: err });
+    throw new HardwareError('EACCES', `I2C bus ${name} (${node}): permission denied (add camd to the i2c group)`, { cause: err });
   }
+  const mod = createRequire(import.meta.url)('i2c-bus') as I2cBusModule;
+  return new I2cDevBus(name, number, await mod.openPromisified(number));
 }

@@ -66,14 +66,15 @@ function callback(run: (cb: (err: Error | null) => void) => void): Promise<void>
 
 export function serialOpenError(name: string, path: string, err: unknown): HardwareError {
   const message = err instanceof Error ? err.message : String(err);
-  const errno = errnoOf(err) ?? /\b(ENOENT|EACCES|EBUSY)\b/.exec(message)?.[1];
+  // The native binding reports strerror text ("Error: Permission denied, cannot open …"), no code.
+  const errno =
+    errnoOf(err) ??
+    (/no such file/i.test(message) ? 'ENOENT' : /permission denied/i.test(message) ? 'EACCES' : /cannot lock port|busy/i.test(message) ? 'EBUSY' : undefined);
   const known: Record<string, [HardwareErrorCode, string]> = {
     ENOENT: ['ENOENT', 'no such device (is the UART enabled in the device tree?)'],
     EACCES: ['EACCES', 'permission denied (add camd to the dialout group)'],
-    EBUSY: ['EBUSY', 'busy: another process holds it (getty or a console on this UART?)'],
+    EBUSY: ['EBUSY', 'busy: another process holds it (a getty or the kernel console on this UART?)'],
   };
-  const hit = errno ? known[errno] : undefined;
-  // node-serialport locks the port; a second opener gets "Cannot lock port".
-  const [code, text] = hit ?? (/cannot lock port/i.test(message) ? ['EBUSY', 'busy: locked by another process'] : ['EIO', message]);
+  const [code, text] = (errno && known[errno]) || ['EIO', message];
   return new HardwareError(code, `serial port ${name} (${path}): ${text}`, { cause: err });
 }

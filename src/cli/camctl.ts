@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ControlClient, type Reply } from './client.js';
-import { formatLogLine, formatStatus } from './format.js';
+import { formatLogLine, formatStatus, formatTimelineEntry } from './format.js';
 
 const USAGE = `camctl — talk to camd over its control socket
 
@@ -75,7 +75,7 @@ function pathToPatch(path: string, value: unknown): Record<string, unknown> {
 }
 
 /** Maps the CLI words onto a control command; `follow` commands stream until Ctrl-C. */
-function plan(argv: string[]): { cmd: string; args: Record<string, unknown>; follow?: boolean; view?: 'status' | 'log' } {
+function plan(argv: string[]): { cmd: string; args: Record<string, unknown>; follow?: boolean; view?: View } {
   const [verb, ...rest] = argv;
   switch (verb) {
     case 'status':
@@ -118,7 +118,7 @@ function plan(argv: string[]): { cmd: string; args: Record<string, unknown>; fol
       const since = take(rest, '--since');
       const kind = take(rest, '--kind');
       const n = take(rest, '-n');
-      return { cmd: 'sim.timeline', args: { ...(since && { since: Number(since) }), ...(kind && { kind }), ...(n && { limit: Number(n) }) } };
+      return { cmd: 'sim.timeline', args: { ...(since && { since: Number(since) }), ...(kind && { kind }), ...(n && { limit: Number(n) }) }, view: 'timeline' };
     }
     case 'press': {
       const [button, ms] = rest;
@@ -141,7 +141,9 @@ function plan(argv: string[]): { cmd: string; args: Record<string, unknown>; fol
   }
 }
 
-function printReply(reply: Reply, json: boolean, view?: 'status' | 'log'): number {
+type View = 'status' | 'log' | 'timeline';
+
+function printReply(reply: Reply, json: boolean, view?: View): number {
   if (json) {
     process.stdout.write(`${JSON.stringify(reply)}\n`);
     return reply.ok ? 0 : 1;
@@ -152,6 +154,7 @@ function printReply(reply: Reply, json: boolean, view?: 'status' | 'log'): numbe
     return 1;
   }
   if (view === 'status') process.stdout.write(`${formatStatus(reply.result as Record<string, unknown>)}\n`);
+  else if (view === 'timeline') for (const e of reply.result as Record<string, unknown>[]) process.stdout.write(`${formatTimelineEntry(e)}\n`);
   else if (typeof reply.result === 'string') process.stdout.write(`${reply.result}\n`);
   else process.stdout.write(`${JSON.stringify(reply.result, null, 2)}\n`);
   return 0;

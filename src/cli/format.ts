@@ -72,3 +72,11 @@ export function formatLogLine(l: Obj): string {
   const extra = Object.keys(rest).length ? ` ${dim(JSON.stringify(rest))}` : '';
   return `${t} ${colored} [${component}] ${msg ?? ''}${extra}`;
 }
+
+export function formatTimelineEntry(e: Obj): string {
+  const t = new Date(Number(e.t)).toISOString().slice(11, 23);
+  const hex = (xs: unknown): string => (Array.isArray(xs) ? xs.map((b) => Number(b).toString(16).padStart(2, '0')).join(' ') : '');
+  if (e.kind === 'gpio') return `${t} gpio   ${String(e.name).padEnd(16)} line ${String(e.line).padStart(3)} = ${e.value}${e.physical !== undefined && e.physical !== e.value ? ` (physical ${e.physical})` : ''}`;
+  if (e.kind === 'i2c') return `${t} i2c    ${String(e.bus).padEnd(16)} 0x${Number(e.address).toString(16)} ${e.dir} ${e.register === null ? '' : `reg 0x${Number(e.register).toString(16)} `}[${hex(e.bytes)}]`;
+  return `${t} serial ${String(e.port).padEnd(16)} ${e.dir} [${hex(e.bytes)}]`;
+}

@@ -29,11 +29,15 @@ export class Throttle {
 
   /** Runs now if something is pending (ignoring the window) and waits for it. */
   async flush(): Promise<void> {
-    if (this.running) await this.running;
-    if (!this.dirty) return;
-    this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.run();
+    while (this.running || this.dirty) {
+      if (this.running) {
+        await this.running;
+        continue;
+      }
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+      await this.run();
+    }
   }
 
   /** No more runs; a pending trigger is dropped (call flush() first to keep it). */

@@ -104,8 +104,33 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    health: z
+      .object({
+        /** How often CPU, temperature, memory, disk and uptime are sampled into state.health. */
+        intervalSeconds: z.number().int().min(5).max(3600).default(30).describe('health sampling interval'),
+      })
+      .strict()
+      .prefault({}),
     lenses: z
       .object({ wide: LensSettings.prefault({}), ptz: LensSettings.prefault({}) })
+      .strict()
+      .prefault({}),
+    capture: z
+      .object({
+        /** The frame tap the detectors read (bus 'capture.frame', see src/capture/tap.ts). */
+        tap: z
+          .object({
+            width: z.number().int().min(32).max(1280).default(352).describe('gray tap width (change detection)'),
+            height: z.number().int().min(18).max(720).default(198),
+            fps: z.number().min(0.5).max(30).default(5).describe('tap frames per second per lens'),
+            rgbWidth: z.number().int().min(0).max(1920).default(640).describe('RGB tap width (object detector crops); 0 = no RGB tap'),
+            rgbHeight: z.number().int().min(0).max(1080).default(360),
+          })
+          .strict()
+          .prefault({}),
+        /** Sleep (privacy) mode: capture, recording and live view really stop; kept across reboots. */
+        sleep: z.boolean().default(false).describe('sleep mode: no capture, no recording, no live view, no alerts'),
+      })
       .strict()
       .prefault({}),
     recording: z

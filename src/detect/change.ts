@@ -24,8 +24,10 @@ export interface ChangeOptions {
   minAreaFraction: number;
   /** Time constant of the running average for unchanged pixels. */
   backgroundMs: number;
-  /** A pixel changed this long starts to be absorbed into the background. */
+  /** A pixel changed this long starts to be absorbed into the background... */
   absorbAfterMs: number;
+  /** ...with this time constant: a parked car or a ghost fades out within a few seconds. */
+  absorbMs: number;
   /** Share of the frame that, changed at once, means a global light change. */
   lightChangeFraction: number;
   /** Quiet period after `notifyLightChange()`. */
@@ -39,6 +41,7 @@ export const DEFAULT_CHANGE_OPTIONS: ChangeOptions = {
   minAreaFraction: 0.002,
   backgroundMs: 5000,
   absorbAfterMs: 2000,
+  absorbMs: 1000,
   lightChangeFraction: 0.5,
   settleMs: 3000,
   calibrateMs: 400,
@@ -145,6 +148,7 @@ export class ChangeDetector {
     }
 
     const a = alpha(dt, o.backgroundMs);
+    const ab = alpha(dt, o.absorbMs);
     for (let i = 0; i < n; i++) {
       if (!mask[i]) {
         bg[i] = bg[i]! + a * (cur[i]! - bg[i]!);
@@ -152,7 +156,7 @@ export class ChangeDetector {
       } else if (changedSince[i]! < 0) {
         changedSince[i] = ts;
       } else if (ts - changedSince[i]! >= o.absorbAfterMs) {
-        bg[i] = bg[i]! + a * (cur[i]! - bg[i]!);
+        bg[i] = bg[i]! + ab * (cur[i]! - bg[i]!);
       }
     }
     if (count === 0) {

@@ -29,6 +29,8 @@ export interface ClipReadOptions {
   maxSeconds?: number;
   /** Treat the input as a still image and repeat it (needs maxSeconds). */
   loopImage?: boolean;
+  /** An ffmpeg filter applied to the source first (e.g. the eval tool's zoom-out). */
+  preFilter?: string;
 }
 
 const execFileP = promisify(execFile);
@@ -107,7 +109,7 @@ export async function* readClip(o: ClipReadOptions): AsyncGenerator<LensFrame> {
   const input = o.loopImage ? ['-loop', '1', '-framerate', String(o.fps)] : [];
   const limit = o.maxSeconds !== undefined ? ['-t', String(o.maxSeconds)] : [];
   const graph =
-    `[0:v]fps=${o.fps},split=2[a][b];` +
+    `[0:v]${o.preFilter ? `${o.preFilter},` : ''}fps=${o.fps},split=2[a][b];` +
     `[a]scale=${o.gray.width}:${o.gray.height}:flags=area,format=gray[g];` +
     `[b]scale=${o.rgb.width}:${o.rgb.height}:flags=bilinear,format=rgb24[c]`;
   const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', ...input, ...limit, '-i', o.path, '-filter_complex', graph,

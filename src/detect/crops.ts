@@ -50,43 +50,66 @@ function tiles(width: number, height: number): CropPlan[] {
   return out;
 }
 
-/** The crop for one (possibly merged) region: a square around it, or a letterboxed rectangle when it is wider/taller than the frame's short side. */
-export function cropFor(region: Box, width: number, height: number, opts: CropOptions): CropPlan {
-  const bw = region.w * width;
-  const bh = region.h * height;
+/**
+ * The area one (possibly merged) region needs: the region grown by the margin, at least
+ * `minSide` square, clamped to the frame. Pixels.
+ */
+function needFor(region: Box, width: number, height: number, opts: CropOptions): CropPlan {
   const short = Math.min(width, height);
   const grow = 1 + 2 * opts.margin;
-  const side = Math.max(opts.minSide * short, Math.max(bw, bh) * grow);
-  // A square when it fits; otherwise as square as the frame allows (then letterboxed).
-  const cw = side <= short ? side : Math.min(width, side);
-  const ch = side <= short ? side : Math.min(height, side);
+  const side = Math.max(opts.minSide * short, Math.max(region.w * width, region.h * height) * grow);
+  const w = Math.min(width, Math.max(side, region.w * width * grow));
+  const h = Math.min(height, Math.max(side, region.h * height * grow));
   const cx = (region.x + region.w / 2) * width;
   const cy = (region.y + region.h / 2) * height;
-  const x = Math.max(0, Math.min(width - cw, cx - cw / 2));
-  const y = Math.max(0, Math.min(height - ch, cy - ch / 2));
-  return { x: Math.round(x), y: Math.round(y), w: Math.round(cw), h: Math.round(ch), fit: 'letterbox' };
+  const x = Math.max(0, Math.min(width - w, cx - w / 2));
+  const y = Math.max(0, Math.min(height - h, cy - h / 2));
+  return { x: Math.round(x), y: Math.round(y), w: Math.round(w), h: Math.round(h), fit: 'letterbox' };
+}
+
+/**
+ * Squares covering a needed area. Small areas get one square (upscaled if below the model
+ * size: that is the point — small and distant objects get more pixels). Areas larger than the
+ * frame's short side are covered by short-side squares side by side rather than one shrunken
+ * rectangle: never look at anything at a coarser scale than the tiles would.
+ */
+function squaresFor(need: CropPlan, width: number, height: number): CropPlan[] {
+  const short = Math.min(width, height);
+  const side = Math.min(short, Math.max(need.w, need.h));
+  const alongX = need.w >= need.h;
+  const long = alongX ? need.w : need.h;
+  const n = Math.max(1, Math.ceil(long / side - 1e-6));
+  const out: CropPlan[] = [];
+  for (let i = 0; i < n; i++) {
+    const off = n === 1 ? (long - side) / 2 : ((long - side) * i) / (n - 1);
+    const cx = alongX ? need.x + off + side / 2 : need.x + need.w / 2;
+    const cy = alongX ? need.y + need.h / 2 : need.y + off + side / 2;
+    const x = Math.max(0, Math.min(width - side, cx - side / 2));
+    const y = Math.max(0, Math.min(height - side, cy - side / 2));
+    out.push({ x: Math.round(x), y: Math.round(y), w: Math.round(side), h: Math.round(side), fit: 'letterbox' });
+  }
+  return out;
 }
 
 function cropOverlap(a: CropPlan, b: CropPlan): number {
   const ix = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
   const iy = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
   if (ix <= 0 || iy <= 0) return 0;
-  // Share of the smaller crop that the other covers: a crop mostly inside another is redundant.
+  // Share of the smaller area that the other covers: an area mostly inside another is redundant.
   return (ix * iy) / Math.min(a.w * a.h, b.w * b.h);
 }
 
 function regionCrops(width: number, height: number, regions: readonly Box[], opts: CropOptions): CropPlan[] {
+  const budget = Math.max(1, opts.maxCrops);
   let groups = regions.filter((r) => r.w > 0 && r.h > 0).map((r) => ({ ...r }));
   if (groups.length === 0) return [];
-  // Merge regions whose crops mostly overlap: one inference sees both.
+  // Merge regions whose needed areas mostly overlap: one look sees both.
   let merged = true;
   while (merged && groups.length > 1) {
     merged = false;
     outer: for (let i = 0; i < groups.length; i++) {
       for (let j = i + 1; j < groups.length; j++) {
-        const a = cropFor(groups[i]!, width, height, opts);
-        const b = cropFor(groups[j]!, width, height, opts);
-        if (cropOverlap(a, b) > 0.5) {
+        if (cropOverlap(needFor(groups[i]!, width, height, opts), needFor(groups[j]!, width, height, opts)) > 0.5) {
           groups[i] = unionBox(groups[i]!, groups[j]!);
           groups.splice(j, 1);
           merged = true;
@@ -95,8 +118,9 @@ function regionCrops(width: number, height: number, regions: readonly Box[], opt
       }
     }
   }
+  const count = (gs: Box[]): number => gs.reduce((a, g) => a + squaresFor(needFor(g, width, height, opts), width, height).length, 0);
   // Over budget: merge the pair whose union is smallest until it fits.
-  while (groups.length > Math.max(1, opts.maxCrops)) {
+  while (groups.length > 1 && count(groups) > budget) {
     let best = { i: 0, j: 1, area: Infinity };
     for (let i = 0; i < groups.length; i++) {
       for (let j = i + 1; j < groups.length; j++) {
@@ -108,7 +132,10 @@ function regionCrops(width: number, height: number, regions: readonly Box[], opt
     groups.splice(best.j, 1);
   }
   groups = groups.sort((a, b) => b.w * b.h - a.w * a.h);
-  return groups.map((g) => cropFor(g, width, height, opts));
+  const plans = groups.flatMap((g) => squaresFor(needFor(g, width, height, opts), width, height));
+  // Only a frame wider than `budget` squares can still exceed it: then one letterboxed look.
+  if (plans.length > budget) return [needFor(groups[0]!, width, height, opts)];
+  return plans;
 }
 
 /** Crop rectangle as a frame-normalised box (what the tracker needs to know was looked at). */

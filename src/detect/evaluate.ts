@@ -25,6 +25,11 @@ export interface RunClipOptions {
   rgbWidth?: number;
   maxSeconds?: number;
   loopImage?: boolean;
+  /**
+   * Simulates a distant scene: the picture is shrunk this many times and padded back to its
+   * size with gray, so people and cars become small, as on a wide-angle outdoor camera.
+   */
+  zoomOut?: number;
 }
 
 export interface Episode {
@@ -101,6 +106,7 @@ export async function runClip(o: RunClipOptions): Promise<ClipRun> {
     startTs: 0,
     maxSeconds: o.maxSeconds,
     loopImage: o.loopImage,
+    preFilter: zoomFilter(info, o.zoomOut),
   })) {
     frames++;
     lastTs = frame.ts;
@@ -120,6 +126,12 @@ export async function runClip(o: RunClipOptions): Promise<ClipRun> {
     stats: pipeline.stats(),
     errors,
   };
+}
+
+function zoomFilter(size: { width: number; height: number }, zoomOut?: number): string | undefined {
+  if (!zoomOut || zoomOut <= 1) return undefined;
+  const w = Math.max(2, Math.round(size.width / zoomOut / 2) * 2);
+  return `scale=${w}:-2,pad=${size.width}:${size.height}:(ow-iw)/2:(oh-ih)/2:color=0x808080`;
 }
 
 /** Folds start/update/end events into one record per episode. */

@@ -41,6 +41,7 @@ export interface ControllerDeps {
   savedWifi(): { ssid: string; psk: string } | null;
   target(): CheckTarget | null;
   cloudConnected(): boolean | undefined;
+  graceMs(): number;
   /** Every round's outcome: the summary to publish and whether provisioning should run. */
   onDecision(summary: NetworkSummary, decision: Decision): void;
   onJoined?(ssid: string): void;
@@ -52,6 +53,8 @@ interface CheckState {
   target: string;
   at: number;
   error?: string;
+  /** First failure of the current run of failures through `via`. */
+  failingSince?: number;
 }
 
 /**
@@ -158,7 +161,9 @@ export class NetworkController {
       wifi: { connected: conn !== null, ssid: conn?.ssid ?? null },
       saved: saved ? { ssid: saved.ssid } : null,
       wifiFailure: this.wifiFailure,
+      canCheck: target !== null,
       check: target ? this.check : null,
+      graceMs: deps.graceMs(),
       cloudConnected: deps.cloudConnected(),
       routePreference: this.routePreference,
     };
@@ -240,8 +245,11 @@ export class NetworkController {
         this.schedule();
         return;
       }
-      const prevOk = this.check?.ok;
-      this.check = { via, ok: res.ok, target: res.target, at: deps.clock.now(), ...(res.error ? { error: res.error } : {}) };
+      const prev = this.check?.via === via ? this.check : null;
+      const prevOk = prev?.ok;
+      const now = deps.clock.now();
+      const failingSince = res.ok ? undefined : prev && !prev.ok ? (prev.failingSince ?? prev.at) : now;
+      this.check = { via, ok: res.ok, target: res.target, at: now, ...(res.error ? { error: res.error } : {}), ...(failingSince !== undefined ? { failingSince } : {}) };
       if (prevOk !== res.ok) deps.log.info({ via, target: res.target, ok: res.ok, error: res.error, latencyMs: res.latencyMs }, 'connectivity check');
       else deps.log.debug({ via, target: res.target, ok: res.ok, latencyMs: res.latencyMs }, 'connectivity check');
       this.schedule();
@@ -251,7 +259,8 @@ export class NetworkController {
   /** Wake up when a backoff ends, so a retry does not wait for the next poll. */
   private armWake(decision: Decision, input: PolicyInput): void {
     const now = input.now;
-    const times = [input.wiredDemoted?.until, input.wifiFailure?.retryAt].filter((t): t is number => t !== undefined && t > now);
+    const graceEnd = input.check && !input.check.ok ? (input.check.failingSince ?? now) + input.graceMs : undefined;
+    const times = [input.wiredDemoted?.until, input.wifiFailure?.retryAt, graceEnd].filter((t): t is number => t !== undefined && t > now);
     this.deps.clock.clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     if (times.length && decision) this.wakeTimer = this.deps.clock.setTimeout(() => this.schedule(), Math.min(...times) - now);

@@ -16,7 +16,8 @@ import type { Uplink, WifiErrorKind } from './types.js';
  *  - Saved Wi-Fi is joined even while wired is up: a hot standby, so losing the cable is a route
  *    switch, not a scan and join. Failed joins retry on a backoff (`wifiFailure.retryAt`).
  *  - Phase: `online` needs an active uplink and proof of reaching the cloud (a passing check, or
- *    the cloud link connected); `provisioning` when nothing is saved and no cable is in, or the
+ *    the cloud link connected; with no cloud configured, the usable link alone); a failing check
+ *    is `connecting` for the offline grace, then `exception`; `provisioning` when nothing is saved and no cable is in, or the
  *    saved network rejected the password; `exception` for every other way of being offline,
  *    with the precise reason; `connecting` while a first join or check is under way.
  *  - The QR provisioning scanner runs only in `provisioning`, or offline with nothing saved: a
@@ -35,8 +36,15 @@ export interface PolicyInput {
   saved: { ssid: string } | null;
   /** The last failed attempt to join the saved network (cleared on success or new credentials). */
   wifiFailure: { ssid: string; kind: WifiErrorKind; message: string; retryAt: number } | null;
+  /**
+   * False when no cloud is configured (the factory placeholder under the reserved `.invalid`
+   * TLD): nothing can be checked, so a usable link is all "online" can mean.
+   */
+  canCheck: boolean;
   /** The latest check; only a result for the current active uplink counts. */
-  check: { via: Uplink; ok: boolean; target: string; error?: string } | null;
+  check: { via: Uplink; ok: boolean; target: string; error?: string; failingSince?: number } | null;
+  /** A failing check turns into an exception only after this long (config network.offlineGraceSeconds). */
+  graceMs: number;
   cloudConnected: boolean | undefined;
   /** The uplink whose route metric the executor last made the lowest (null: never set). */
   routePreference: Uplink | null;
@@ -95,13 +103,19 @@ export function decide(input: PolicyInput): Decision {
   const ifaceName = active === 'wired' ? input.wiredIface : input.wifiIface;
   const check = input.check && input.check.via === active ? input.check : null;
   if (input.cloudConnected === true || check?.ok) return { ...base, phase: 'online', provisioning: false };
+  if (!input.canCheck) return { ...base, phase: 'online', provisioning: false, reason: `no cloud configured; ${ifaceName} is up` };
   if (!check) {
     actions.push({ type: 'check', via: active });
     return { ...base, phase: 'connecting', provisioning: false, reason: `checking the cloud via ${ifaceName}` };
   }
   const unreachable = `${ifaceName} is up but ${check.target} is unreachable: ${check.error ?? 'no answer'}`;
-  // Only worth demoting wired when Wi-Fi could carry the traffic instead.
+  // Only worth demoting wired when Wi-Fi could carry the traffic instead; that is done at once,
+  // the fallback is cheap with Wi-Fi on standby.
   if (active === 'wired' && saved) actions.push({ type: 'demote-wired', reason: unreachable });
+  // Reachability is transient in a way carrier and routes are not: a broker blip shorter than
+  // the grace is not worth a red LED.
+  const since = check.failingSince ?? now;
+  if (now - since < input.graceMs) return { ...base, phase: 'connecting', provisioning: false, reason: `${unreachable}; retrying` };
   return { ...base, phase: 'exception', provisioning: false, reason: unreachable };
 }
 

@@ -1,4 +1,5 @@
-import jsQR from 'jsqr';
+import jsQRModule from 'jsqr';
+import type { Options as JsQrOptions, QRCode } from 'jsqr';
 import type { Logger } from 'pino';
 import type { Board } from '../../board/schema.js';
 import type { ChildRunner, ChildSpec } from '../supervisor/runner.js';
@@ -17,6 +18,11 @@ import type { ChildRunner, ChildSpec } from '../supervisor/runner.js';
  * v4l2 should give the capture service a frame tap instead — the source argv is built here in
  * one place to make that swap small.
  */
+// jsqr is CommonJS with an ES-style `default` export: under NodeNext the default import is the
+// module object; the function is its `default` (and the object itself at run time).
+type JsQr = (data: Uint8ClampedArray, width: number, height: number, opts?: JsQrOptions) => QRCode | null;
+const jsQR = (jsQRModule as unknown as { default: JsQr }).default;
+
 export interface QrScannerOptions {
   lens: Board['video']['wide'];
   fps: number;

@@ -96,6 +96,7 @@ export class NetworkService implements Service {
         const cloud = (ctx.state.get() as { cloud?: { connected?: unknown } }).cloud;
         return typeof cloud?.connected === 'boolean' ? cloud.connected : undefined;
       },
+      graceMs: () => ctx.config.get().network.offlineGraceSeconds * 1000,
       onDecision: (summary, decision) => this.onDecision(summary, decision),
       onJoined: (ssid) => this.known.add(ssid),
     });
@@ -145,9 +146,11 @@ export class NetworkService implements Service {
     return run;
   }
 
+  /** The broker to check; null for the factory placeholder (`*.invalid` never resolves, RFC 6761). */
   private target(): CheckTarget | null {
     try {
-      return targetFromUrl(this.ctx.config.get().cloud.url);
+      const t = targetFromUrl(this.ctx.config.get().cloud.url);
+      return /(^|\.)invalid\.?$/i.test(t.host) ? null : t;
     } catch {
       return null;
     }

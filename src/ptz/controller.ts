@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AxisPosition, PtzMotor } from '../../drivers/devices/types.js';
 import { sleep, type Clock, type TimerHandle } from '../core/clock.js';
-import { CamdError } from '../core/errors.js';
+import { HardwareError } from '../../drivers/errors.js';
 import { clampHard, degSFromSpeedByte, quantize, speedByteFromDegS, type AxisLimits } from './limits.js';
 import { AxisModel, restTime, timeAt, type AxisMotion } from './motion-model.js';
 
@@ -170,7 +170,7 @@ export class MotorController {
         return { arrived: true, position: pos, error };
       }
       if (this.o.clock.now() >= deadline) {
-        throw new CamdError('failed', `${this.o.name} did not reach pan ${want.pan ?? '-'}°/tilt ${want.tilt ?? '-'}° (at ${pos.pan}°/${pos.tilt}°)`);
+        throw new HardwareError('EIO', `${this.o.name} did not reach pan ${want.pan ?? '-'}°/tilt ${want.tilt ?? '-'}° in time (at ${pos.pan}°/${pos.tilt}°)`);
       }
       wait = POLL_MS;
     }

@@ -64,6 +64,34 @@ describe('RESET button on the sim board', () => {
     expect(short?.data?.heldMs).toBe(2000);
   });
 
+  it('a button held through power-on is ignored until released; a later 5 s hold still resets', async () => {
+    const { controlServer } = await import('../../src/control/server.js');
+    const { coreCommands } = await import('../../src/supervisor/core-commands.js');
+    const { indicatorService } = await import('../../src/indicator/service.js');
+    const { resetService } = await import('../../src/reset/service.js');
+    // Holds the button before the reset service starts, as a finger would through power-up.
+    const holdAtBoot = (ctx: import('../../src/supervisor/service.js').Context) => ({
+      name: 'hold-at-boot',
+      start: async () => {
+        ctx.hardware.sim!.setInput('reset', 1);
+        await vi.advanceTimersByTimeAsync(100);
+      },
+      stop: async () => undefined,
+    });
+    booted = await bootSim({ services: [controlServer, coreCommands, holdAtBoot, indicatorService, resetService] });
+    const { sup } = booted;
+    await ownerSetUp(booted);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(sup.state.get().lifecycle).toBe('running');
+    expect(sup.config.get().device.name).toBe('Front door');
+    booted.sup.hardware.sim!.setInput('reset', 0);
+    await vi.advanceTimersByTimeAsync(100);
+    void booted.sup.hardware.sim!.press('reset', 5100);
+    await vi.advanceTimersByTimeAsync(5200);
+    expect(await sup.done).toMatchObject({ action: 'restart' });
+    expect(existsSync(sup.config.file)).toBe(false);
+  });
+
   it('a 20 ms bounce is not a press at all', async () => {
     booted = await bootSim();
     const changes: unknown[] = [];

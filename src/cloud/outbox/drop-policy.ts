@@ -30,13 +30,13 @@ export interface SegmentDrop {
 
 export function planSegmentDrop(
   records: readonly OutRecord[],
-  opts: { pass: DropPass; need: number; acked: number; sentSeq: number; already?: ReadonlySet<number> },
+  opts: { pass: DropPass; need: number; acked: number; sentSeq: number; already?: ReadonlySet<number>; countAcked?: boolean },
 ): SegmentDrop {
   const dropped: DroppedInfo[] = [];
   let freed = 0;
   let touched = false;
   for (const r of records) {
-    if (opts.already?.has(r.seq)) continue;
+    if (opts.already?.has(r.seq) || opts.countAcked === false) continue;
     if (r.seq <= opts.acked) {
       freed += r.bytes;
       touched = true;

@@ -180,6 +180,9 @@ describe('i2c-bus backend', () => {
     const bus = new I2cDevBus('main', 1, fake);
     await expect(bus.readByte(0x40, 0)).rejects.toMatchObject({ code: 'EREMOTEIO', message: 'I2C bus main (/dev/i2c-1) address 0x40: no device acknowledged' });
     expect(i2cError('main', 1, 0x23, Object.assign(new Error('t'), { code: 'ETIMEDOUT' })).message).toMatch(/bus timeout/);
+    expect(i2cError('main', 1, 0x23, Object.assign(new Error('t'), { code: 'ENOENT' })).message).toBe(
+      'I2C bus main (/dev/i2c-1) address 0x23: /dev/i2c-1 missing (bus disabled in the device tree, or i2c-dev not loaded?)',
+    );
   });
 
   it('passes block transfers through with buffers of the right length', async () => {

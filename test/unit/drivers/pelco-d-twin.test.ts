@@ -83,7 +83,7 @@ describe('PelcoDTwin', () => {
     expect(twin.position().pan).toBe(30);
     send(pelcoD.clearPreset(1, 7));
     send(pelcoD.gotoPreset(1, 7)); // unknown preset: nothing happens
-    expect(twin.moves.at(-1)).toMatchObject({ kind: 'goto', target: 30 });
+    expect(twin.moves.filter((m) => m.axis === 'pan').at(-1)).toMatchObject({ t: 5000, kind: 'goto', from: 200, target: 30 });
   });
 
   it('as a pan-only motor, ignores tilt and does not answer tilt queries', () => {
@@ -95,15 +95,19 @@ describe('PelcoDTwin', () => {
     expect(wide.handle(decodeFrame(pelcoD.queryTilt(2)))).toBeUndefined();
   });
 
-  it('answers over a serial link, on the next tick', async () => {
+  it('answers over a serial link, never inside the write call', async () => {
     const { host, device } = createSimSerialPair('rs485', new Timeline(systemClock));
     twin.attach(device);
     const got: number[] = [];
     host.onData((c) => got.push(...c));
-    await host.write(pelcoD.queryPan(1));
+    const written = host.write(pelcoD.queryPan(1));
     expect(got).toEqual([]);
+    await written;
     await new Promise((r) => process.nextTick(r));
     expect(got).toEqual([...pelcoD.panPositionReply(1, 0)]);
     twin.detach();
+    await host.write(pelcoD.queryPan(1));
+    await new Promise((r) => process.nextTick(r));
+    expect(got).toHaveLength(7);
   });
 });

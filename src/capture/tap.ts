@@ -1,0 +1,192 @@
+/**
+ * The frame tap: small raw frames of each lens for the detectors.
+ *
+ * Bus contract (`ctx.bus.on(this, 'capture.frame', handler)`), for the detection engine:
+ *
+ *   'capture.frame' { lens: 'wide'|'ptz', ts, seq, width, height, format: 'gray'|'rgb24', data: Buffer }
+ *
+ * - Rate: config `capture.tap.fps` per lens (default 5). Sizes: `capture.tap.width x height`
+ *   for gray (default 352x198, one byte per pixel) and `rgbWidth x rgbHeight` for rgb24 (default
+ *   640x360, packed RGB, 3 bytes per pixel; rgbWidth 0 = no RGB tap). Both show the whole field
+ *   of view (the aspect may be stretched: use normalised coordinates), with the lens's
+ *   orientation (flip/mirror) already applied.
+ * - For each instant the gray frame is emitted first, then the rgb24 frame with the same `seq`
+ *   and `ts`, synchronously one after the other: a handler can keep a reference to the gray
+ *   frame and use it when the rgb24 frame of the same seq arrives.
+ * - `data` is valid only until the rgb24 handler of that seq returns: the buffers are reused.
+ *   Copy what you keep. Handlers must return quickly; do heavy work elsewhere and drop while busy.
+ * - When the event loop falls behind, frames are dropped (latest wins) and counted in
+ *   state.capture.<lens>.tap.dropped; nothing queues without bound.
+ * - No frames while the camera sleeps (state.sleeping) or the lens's pipeline restarts.
+ */
+
+/** A small free list so steady-state capture allocates nothing per frame. */
+export class FramePool {
+  private readonly free: Buffer[] = [];
+  constructor(
+    readonly frameSize: number,
+    private readonly keep = 4,
+  ) {}
+
+  acquire(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.frameSize);
+  }
+
+  release(buf: Buffer): void {
+    if (buf.length === this.frameSize && this.free.length < this.keep) this.free.push(buf);
+  }
+}
+
+/**
+ * Cuts a raw video byte stream into fixed-size frames. Each frame is copied once, from the pipe's
+ * chunks into a pooled buffer of the (small) tap size; full-size frames never reach JavaScript.
+ */
+export class FrameAssembler {
+  private cur: Buffer | undefined;
+  private filled = 0;
+
+  constructor(
+    readonly pool: FramePool,
+    private readonly onFrame: (frame: Buffer) => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    const size = this.pool.frameSize;
+    let off = 0;
+    while (off < chunk.length) {
+      this.cur ??= this.pool.acquire();
+      const n = Math.min(size - this.filled, chunk.length - off);
+      chunk.copy(this.cur, this.filled, off, off + n);
+      this.filled += n;
+      off += n;
+      if (this.filled === size) {
+        const frame = this.cur;
+        this.cur = undefined;
+        this.filled = 0;
+        this.onFrame(frame);
+      }
+    }
+  }
+
+  /** A new ffmpeg run starts at a frame boundary: forget a half frame of the old one. */
+  reset(): void {
+    if (this.cur) this.pool.release(this.cur);
+    this.cur = undefined;
+    this.filled = 0;
+  }
+}
+
+export interface FramePair {
+  seq: number;
+  ts: number;
+  gray: Buffer;
+  rgb?: Buffer;
+}
+
+export interface PairerOptions {
+  rgb: boolean;
+  now(): number;
+  deliver(pair: FramePair): void;
+  /** Runs `fn` once the event loop is free (setImmediate); tests may run it synchronously. */
+  schedule(fn: () => void): void;
+  release(kind: 'gray' | 'rgb', buf: Buffer): void;
+  /** At most this many half pairs waiting for their twin. */
+  maxPending?: number;
+}
+
+interface Pending {
+  seq: number;
+  ts: number;
+  gray?: Buffer;
+  rgb?: Buffer;
+}
+
+/**
+ * Pairs the n-th gray frame with the n-th rgb frame of one ffmpeg run (both come out of the
+ * same `fps` filter through a split, so they show the same instant) and hands pairs on through a
+ * one-slot mailbox: if the previous pair has not been delivered when the next is ready, the
+ * previous one is dropped and counted.
+ */
+export class TapPairer {
+  private pending = new Map<number, Pending>();
+  private nextGray = 0;
+  private nextRgb = 0;
+  private slot: FramePair | undefined;
+  private scheduled = false;
+  readonly counts = { frames: 0, delivered: 0, dropped: 0, unpaired: 0 };
+
+  constructor(private readonly opts: PairerOptions) {}
+
+  gray(buf: Buffer): void {
+    const p = this.entry(this.nextGray++);
+    p.gray = buf;
+    this.check(p);
+  }
+
+  rgb(buf: Buffer): void {
+    if (!this.opts.rgb) {
+      this.opts.release('rgb', buf);
+      return;
+    }
+    const p = this.entry(this.nextRgb++);
+    p.rgb = buf;
+    this.check(p);
+  }
+
+  /** A new run: frame counting starts again; half pairs of the old run are dropped. */
+  reset(): void {
+    for (const p of this.pending.values()) this.discard(p, true);
+    this.pending.clear();
+    this.nextGray = 0;
+    this.nextRgb = 0;
+  }
+
+  private entry(seq: number): Pending {
+    let p = this.pending.get(seq);
+    if (!p) {
+      p = { seq, ts: this.opts.now() };
+      this.pending.set(seq, p);
+      const max = this.opts.maxPending ?? 3;
+      while (this.pending.size > max) {
+        const oldest = this.pending.values().next().value!;
+        this.pending.delete(oldest.seq);
+        this.discard(oldest, true);
+      }
+    }
+    return p;
+  }
+
+  private check(p: Pending): void {
+    if (!p.gray || (this.opts.rgb && !p.rgb)) return;
+    this.pending.delete(p.seq);
+    this.counts.frames++;
+    if (this.slot) {
+      this.counts.dropped++;
+      this.discard(this.slot, false);
+    }
+    this.slot = { seq: p.seq, ts: p.ts, gray: p.gray, ...(p.rgb ? { rgb: p.rgb } : {}) };
+    if (!this.scheduled) {
+      this.scheduled = true;
+      this.opts.schedule(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    const pair = this.slot;
+    if (!pair) return;
+    this.slot = undefined;
+    try {
+      this.opts.deliver(pair);
+      this.counts.delivered++;
+    } finally {
+      this.discard(pair, false);
+    }
+  }
+
+  private discard(p: { gray?: Buffer; rgb?: Buffer }, unpaired: boolean): void {
+    if (unpaired) this.counts.unpaired++;
+    if (p.gray) this.opts.release('gray', p.gray);
+    if (p.rgb) this.opts.release('rgb', p.rgb);
+  }
+}

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+
+/**
+ * Schemas of what the device publishes: the documentation of the MQTT contract (CONTRACT.md)
+ * and what the tests check real payloads against. `cloud.schema` returns them as JSON Schema.
+ */
+export const CloudHealthSchema = z
+  .object({
+    link: z.enum(['connecting', 'online', 'offline', 'refused', 'stopped']).describe('state of the MQTT session'),
+    connected: z.boolean(),
+    broker: z.string().describe('broker URL from cloud.url (never credentials)'),
+    baseTopic: z.string(),
+    since: z.number().describe('when `link` last changed (epoch ms)'),
+    lastConnectedAt: z.number().optional(),
+    lastError: z.string().optional(),
+    attempt: z.number().int().describe('failed connection attempts since the last stable session'),
+    nextRetryAt: z.number().optional(),
+    lastPubackAt: z.number().optional().describe('last event PUBACK (epoch ms)'),
+    outbox: z
+      .object({
+        depth: z.number().int().describe('events not yet delivered'),
+        bytes: z.number().int().describe('bytes of the outbox on flash'),
+        maxBytes: z.number().int(),
+        dropped: z.number().int().describe('events dropped by the full-outbox policy since the last factory reset'),
+        inFlight: z.number().int(),
+        writeError: z.string().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+export type CloudHealth = z.infer<typeof CloudHealthSchema>;
+
+const Fault = z.object({ kind: z.enum(['camera', 'network']), component: z.string(), message: z.string(), since: z.number() }).strict();
+const ServiceHealth = z
+  .object({ status: z.enum(['starting', 'running', 'failed', 'stopped', 'degraded']), error: z.string().optional(), since: z.number() })
+  .strict();
+
+/**
+ * The retained `state` document. The core slices are described here; slices of other modules
+ * (storage, capture, detection…) appear as further top-level keys with their owners' shapes.
+ */
+export const PublishedStateSchema = z
+  .object({
+    schema: z.literal(1),
+    ts: z.number().describe('publish time (epoch ms)'),
+    serial: z.string(),
+    model: z.string(),
+    board: z.string(),
+    uptimeMs: z.number(),
+    lifecycle: z.enum(['booting', 'running', 'stopping', 'stopped']),
+    bootId: z.string(),
+    bootCount: z.number().int(),
+    startedAt: z.number(),
+    faults: z.record(z.string(), Fault),
+    services: z.record(z.string(), ServiceHealth),
+    children: z.record(z.string(), z.object({ name: z.string(), status: z.string(), restarts: z.number() }).loose()),
+    network: z.object({ phase: z.enum(['unknown', 'connecting', 'online', 'exception', 'provisioning']), reason: z.string().optional() }).loose(),
+    liveViewers: z.number().int(),
+    sleeping: z.boolean(),
+    config: z
+      .object({
+        source: z.enum(['file', 'defaults', 'last-good']),
+        error: z.object({ path: z.string(), message: z.string() }).loose().optional(),
+        pendingRestart: z.array(z.string()),
+        secretsError: z.boolean().optional().describe('the secrets file is unusable (details only in the local log)'),
+      })
+      .loose()
+      .optional(),
+    cloud: CloudHealthSchema.optional(),
+  })
+  .catchall(z.unknown());
+export type PublishedState = z.infer<typeof PublishedStateSchema>;
+
+export const EventPayloadSchema = z
+  .object({
+    id: z.string().describe('UUID; the cloud de-duplicates on it'),
+    ts: z.number().int(),
+    kind: z.enum(['detection', 'alarm', 'storage', 'button', 'error', 'system', 'ptz', 'live']),
+    type: z.string(),
+    lens: z.string().optional(),
+    data: z.record(z.string(), z.unknown()).optional(),
+    seq: z.number().int().positive().describe('outbox order; restarts at 1 after a factory reset'),
+  })
+  .strict();
+
+export const ErrorBodySchema = z
+  .object({
+    code: z.enum(['malformed', 'unknown_command', 'invalid_args', 'confirmation_required', 'unavailable', 'busy', 'not_found', 'too_large', 'failed']),
+    message: z.string(),
+    path: z.string().optional(),
+  })
+  .strict();
+
+export const ReplySchema = z.union([
+  z.object({ ok: z.literal(true), result: z.unknown(), requestId: z.string().optional() }).strict(),
+  z.object({ ok: z.literal(false), error: ErrorBodySchema, requestId: z.string().optional() }).strict(),
+]);
+
+export const ReportedSchema = z
+  .object({
+    ts: z.number(),
+    config: z.record(z.string(), z.unknown()).describe('the full running config'),
+    source: z.enum(['file', 'defaults', 'last-good']),
+    pendingRestart: z.array(z.string()),
+    lastDesired: z
+      .union([
+        z.object({ at: z.number(), requestId: z.string().optional(), result: z.literal('accepted'), changed: z.array(z.string()) }).strict(),
+        z.object({ at: z.number(), requestId: z.string().optional(), result: z.literal('rejected'), error: ErrorBodySchema }).strict(),
+      ])
+      .nullable(),
+  })
+  .strict();
+
+export function contractJsonSchemas(): Record<string, unknown> {
+  const opts = { unrepresentable: 'any' } as const;
+  return {
+    state: z.toJSONSchema(PublishedStateSchema, opts),
+    event: z.toJSONSchema(EventPayloadSchema, opts),
+    reply: z.toJSONSchema(ReplySchema, opts),
+    reported: z.toJSONSchema(ReportedSchema, opts),
+  };
+}

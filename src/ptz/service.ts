@@ -1,0 +1,386 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { HardwareError } from '../../drivers/errors.js';
+import { backoffDelay, type TimerHandle } from '../core/clock.js';
+import { CamdError, errorMessage } from '../core/errors.js';
+import type { CameraEvent } from '../state/bus.js';
+import type { Context, Service } from '../supervisor/service.js';
+import { lookAngles } from './calibration.js';
+import { MotorController } from './controller.js';
+import { Follower } from './follow.js';
+import { axisLimits, clampSoft } from './limits.js';
+import { restTime } from './motion-model.js';
+import { Patrol } from './patrol.js';
+import { PtzActions } from './actions.js';
+import { registerPtzCommands } from './commands.js';
+import { aimPoint } from './steering.js';
+import type { PtzMode, PtzState } from './types.js';
+import './types.js';
+
+/** Manual control pauses patrol and follow for this long after the last manual command. */
+export const MANUAL_HOLD_MS = 60_000;
+const RETRY = { baseMs: 5_000, maxMs: 300_000 };
+/** An idle receiver is asked its position this often, so one that went silent shows as a fault. */
+export const HEARTBEAT_MS = 30_000;
+
+export type MotorKey = 'head' | 'wide';
+
+export interface MotorSlot {
+  ctrl: MotorController | undefined;
+  status: 'homing' | 'ready' | 'unavailable';
+  homed: boolean;
+  error?: string;
+  attempt: number;
+  retry: TimerHandle | undefined;
+}
+
+const FAULT: Record<MotorKey, string> = { head: 'ptz', wide: 'ptz.widePan' };
+const LABEL: Record<MotorKey, string> = { head: 'PTZ head', wide: 'wide-lens pan motor' };
+
+const Detection = z.object({
+  episodeId: z.union([z.string(), z.number()]).transform(String),
+  box: z.tuple([z.number(), z.number(), z.number().nonnegative(), z.number().nonnegative()]).optional(),
+});
+
+/**
+ * PTZ behaviours on the two Pelco-D receivers: homing at boot, manual control, presets,
+ * tap-to-look, auto patrol and follow-target.
+ *
+ * Who drives the head, highest first: homing → manual commands (pause the automatic modes for
+ * MANUAL_HOLD_MS) → follow target (a person on the wide lens) → patrol → idle. When a followed
+ * person leaves, the head returns to the patrol or, without one, to its home position.
+ * A receiver that stops answering is a camera fault (`ptz`, `ptz.widePan`): its commands answer
+ * `unavailable`, homing is retried with backoff, the daemon goes on.
+ */
+export class PtzService implements Service {
+  readonly name = 'ptz';
+  readonly log: Logger;
+  readonly slots: Record<MotorKey, MotorSlot> = {
+    head: { ctrl: undefined, status: 'unavailable', homed: false, attempt: 0, retry: undefined },
+    wide: { ctrl: undefined, status: 'unavailable', homed: false, attempt: 0, retry: undefined },
+  };
+  mode: PtzMode = 'homing';
+  manualUntil: number | null = null;
+  patrolPreset: string | null = null;
+  /** Both exist only when the PTZ head opened. */
+  patrol: Patrol | undefined;
+  follower: Follower | undefined;
+  readonly actions: PtzActions;
+  private manualTimer: TimerHandle | undefined;
+  private restTimer: TimerHandle | undefined;
+  private heartbeat: TimerHandle | undefined;
+  private unsubscribers: (() => void)[] = [];
+  private stopped = false;
+
+  constructor(readonly ctx: Context) {
+    this.log = ctx.log('ptz');
+    this.actions = new PtzActions(this);
+  }
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    const { ptz: board } = ctx.board;
+    const parts = ctx.hardware.parts;
+    const failures = ctx.hardware.failures;
+    const mk = (key: MotorKey, motor: typeof parts.ptz, tilt: boolean): void => {
+      const slot = this.slots[key];
+      if (!motor) {
+        slot.error = `${LABEL[key]} not available: ${(key === 'head' ? failures.ptz : failures.widePan) ?? 'not on this board'}`;
+        return;
+      }
+      slot.ctrl = new MotorController({
+        name: key === 'head' ? 'ptz' : 'widePan',
+        motor,
+        pan: axisLimits(key === 'head' ? board.pan : board.widePan),
+        tilt: tilt ? axisLimits(board.tilt) : undefined,
+        clock: ctx.clock,
+        log: this.log,
+        onChange: () => this.onMotion(key),
+      });
+    };
+    mk('head', parts.ptz, true);
+    mk('wide', parts.widePan, false);
+
+    const head = this.slots.head.ctrl;
+    if (head) this.makeAutomation(head);
+
+    ctx.bus.on(this, 'camera.event', (e) => this.onCameraEvent(e));
+    this.unsubscribers.push(
+      ctx.state.subscribe((_s, changed) => {
+        if (changed.has('sleeping')) this.evaluate();
+      }),
+      ctx.config.onChange((_cfg, paths) => {
+        if (!paths.some((p) => p.startsWith('ptz.'))) return;
+        if (!ctx.config.get().ptz.patrol.followTarget) this.follower?.clear();
+        this.evaluate();
+      }),
+    );
+    registerPtzCommands(this);
+    this.publish();
+    // Homing runs in the background: a slow or silent controller must not hold up the boot.
+    for (const key of ['head', 'wide'] as const) if (this.slots[key].ctrl) void this.home(key);
+    this.heartbeat = ctx.clock.setInterval(() => this.checkAlive(), HEARTBEAT_MS);
+  }
+
+  private checkAlive(): void {
+    for (const key of ['head', 'wide'] as const) {
+      const slot = this.slots[key];
+      // A moving motor is queried by its controller anyway; homing and retries have their own path.
+      if (slot.status !== 'ready' || !slot.ctrl || slot.ctrl.moving()) continue;
+      slot.ctrl.query().catch((err: unknown) => this.fail(key, err));
+    }
+  }
+
+  private makeAutomation(head: MotorController): void {
+    const { ctx } = this;
+    this.patrol = new Patrol({
+      clock: ctx.clock,
+      log: this.log,
+      head,
+      presets: () => ctx.config.get().ptz.presets,
+      defaultDwellSeconds: () => ctx.config.get().ptz.patrol.dwellSeconds,
+      onPreset: (name) => {
+        this.patrolPreset = name;
+        this.publish();
+      },
+      onError: (err) => this.fail('head', err),
+    });
+    this.follower = new Follower({
+      clock: ctx.clock,
+      log: this.log,
+      head,
+      onLost: () => this.evaluate(),
+      onChange: () => this.publish(),
+      onError: (err) => this.fail('head', err),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const u of this.unsubscribers.splice(0)) u();
+    this.patrol?.stop();
+    this.follower?.clear();
+    for (const t of [this.manualTimer, this.restTimer]) this.ctx.clock.clearTimeout(t);
+    this.ctx.clock.clearInterval(this.heartbeat);
+    for (const slot of Object.values(this.slots)) {
+      this.ctx.clock.clearTimeout(slot.retry);
+      slot.ctrl?.dispose();
+    }
+    // The motors themselves are stopped by hardware.allOff() at shutdown.
+  }
+
+  /** Goes to the board's home position and verifies it by query; retried with backoff on failure. */
+  async home(key: MotorKey): Promise<void> {
+    const slot = this.slots[key];
+    const ctrl = slot.ctrl;
+    if (!ctrl || this.stopped) return;
+    this.ctx.clock.clearTimeout(slot.retry);
+    slot.status = 'homing';
+    slot.homed = false;
+    if (key === 'head') this.evaluate();
+    this.publish();
+    try {
+      const l = ctrl.limits;
+      const r = await ctrl.goto({ pan: l.pan.home, tilt: l.tilt?.home });
+      if (this.stopped) return;
+      if (!r.arrived) throw new HardwareError('EIO', 'homing was interrupted');
+      slot.status = 'ready';
+      slot.homed = true;
+      slot.attempt = 0;
+      slot.error = undefined;
+      this.ctx.state.clearFault(FAULT[key]);
+      this.log.info({ motor: ctrl.name, position: r.position, error: r.error }, 'homed');
+    } catch (err) {
+      this.fail(key, err);
+    }
+    if (key === 'head') this.evaluate();
+    this.publish();
+  }
+
+  /** A hardware failure: the motor is unavailable until homing works again. Other errors pass. */
+  fail(key: MotorKey, err: unknown): void {
+    if (!(err instanceof HardwareError)) return;
+    const slot = this.slots[key];
+    if (this.stopped || !slot.ctrl) return;
+    const message = err.code === 'EIO' ? `${LABEL[key]}: ${err.message}` : `${LABEL[key]} does not answer: ${err.message}`;
+    const first = slot.status !== 'unavailable';
+    slot.status = 'unavailable';
+    slot.homed = false;
+    slot.error = message;
+    this.ctx.state.raiseFault(FAULT[key], { kind: 'camera', component: 'ptz', message }, this.ctx.clock.now());
+    const delay = backoffDelay(slot.attempt++, RETRY);
+    if (first) this.log.error({ motor: slot.ctrl.name, err: errorMessage(err), retryInMs: delay }, 'PTZ receiver failed');
+    this.ctx.clock.clearTimeout(slot.retry);
+    slot.retry = this.ctx.clock.setTimeout(() => void this.home(key), delay);
+    if (key === 'head') this.evaluate();
+    this.publish();
+  }
+
+  /** The controller for a command, or the reason it cannot take one. */
+  ready(key: MotorKey): MotorController {
+    const slot = this.slots[key];
+    if (!slot.ctrl) throw new CamdError('unavailable', slot.error ?? `${LABEL[key]} not available`);
+    if (slot.status === 'homing') throw new CamdError('busy', `${LABEL[key]} is homing; try again in a few seconds`);
+    if (slot.status === 'unavailable') throw new CamdError('unavailable', slot.error ?? `${LABEL[key]} does not answer`);
+    return slot.ctrl;
+  }
+
+  /** Runs a command on a motor; a hardware failure marks it unavailable and answers `unavailable`. */
+  async use<T>(key: MotorKey, fn: (c: MotorController) => Promise<T>): Promise<T> {
+    const ctrl = this.ready(key);
+    try {
+      return await fn(ctrl);
+    } catch (err) {
+      if (err instanceof HardwareError) {
+        this.fail(key, err);
+        // EIO: it answers but did not get there (blocked, slipping); anything else: it does not answer.
+        if (err.code === 'EIO') throw new CamdError('failed', `${LABEL[key]}: ${err.message}`);
+        throw new CamdError('unavailable', `${LABEL[key]} does not answer: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  /** A manual command takes the head: automatic modes pause until MANUAL_HOLD_MS after the last one. */
+  takeManual(): void {
+    this.manualUntil = this.ctx.clock.now() + MANUAL_HOLD_MS;
+    this.ctx.clock.clearTimeout(this.manualTimer);
+    this.manualTimer = this.ctx.clock.setTimeout(() => this.evaluate(), MANUAL_HOLD_MS);
+    this.evaluate();
+  }
+
+  releaseManual(): void {
+    this.manualUntil = null;
+    this.ctx.clock.clearTimeout(this.manualTimer);
+  }
+
+  /** Decides who drives the head now (see the class comment). */
+  evaluate(): void {
+    if (this.stopped) return;
+    const cfg = this.ctx.config.get().ptz;
+    const head = this.slots.head;
+    const was = this.mode;
+    const now = this.ctx.clock.now();
+    const { patrol, follower } = this;
+    if (head.status !== 'ready' || !patrol || !follower) {
+      patrol?.stop();
+      follower?.stop();
+      this.setMode(head.status === 'homing' ? 'homing' : 'unavailable');
+      return;
+    }
+    if (this.manualUntil !== null && now < this.manualUntil) {
+      patrol.stop();
+      follower.stop();
+      this.setMode('manual');
+      return;
+    }
+    this.manualUntil = null;
+    const sleeping = this.ctx.state.get().sleeping;
+    if (sleeping) follower.clear();
+    if (cfg.patrol.followTarget && follower.target) {
+      patrol.stop();
+      follower.start();
+      this.setMode('follow');
+      return;
+    }
+    follower.stop();
+    if (cfg.patrol.enabled && !sleeping && cfg.presets.length > 0) {
+      patrol.start();
+      this.setMode('patrol');
+      return;
+    }
+    patrol.stop();
+    this.setMode('idle');
+    // The followed person left and there is no patrol to return to: back to home.
+    if (was === 'follow') void this.actions.home(false).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'return to home failed'));
+  }
+
+  /** Aim for a person's box on the wide image, at the wide lens's pan when the frame was taken. */
+  aimAt(box: readonly [number, number, number, number], ts: number): { pan: number; tilt: number } {
+    const { x, y } = aimPoint(box);
+    const head = this.slots.head.ctrl!;
+    const a = lookAngles(this.ctx.config.get().ptz.calibration, x, y, this.widePanAt(ts), this.ctx.board.ptz.widePan.homeDeg);
+    return { pan: clampSoft(a.pan, head.limits.pan), tilt: head.limits.tilt ? clampSoft(a.tilt, head.limits.tilt) : 0 };
+  }
+
+  widePanAt(t: number): number {
+    const wide = this.slots.wide;
+    return wide.ctrl && wide.homed ? wide.ctrl.position(t).pan : this.ctx.board.ptz.widePan.homeDeg;
+  }
+
+  private onCameraEvent(e: CameraEvent): void {
+    if (e.kind !== 'detection' || e.lens !== 'wide' || !e.type.startsWith('human.')) return;
+    const follower = this.follower;
+    if (!this.ctx.config.get().ptz.patrol.followTarget || this.ctx.state.get().sleeping || !follower) return;
+    const parsed = Detection.safeParse(e.data ?? {});
+    if (!parsed.success) {
+      this.log.debug({ type: e.type, id: e.id }, 'detection without episodeId/box: not followed');
+      return;
+    }
+    const { episodeId, box } = parsed.data;
+    if (e.type === 'human.end') {
+      follower.end(episodeId);
+      return;
+    }
+    if ((e.type !== 'human.start' && e.type !== 'human.update') || !box) return;
+    const aim = this.aimAt(box, e.ts);
+    const isNew = !follower.target;
+    if (follower.observe(episodeId, aim.pan, aim.tilt, this.ctx.clock.now()) && isNew) this.evaluate();
+  }
+
+  private onMotion(key: MotorKey): void {
+    const ctrl = this.slots[key].ctrl;
+    if (!ctrl) return;
+    const m = ctrl.motion();
+    this.ctx.bus.emit('ptz.motion', { motor: key === 'head' ? 'ptz' : 'widePan', pan: { ...m.pan }, tilt: m.tilt ? { ...m.tilt } : undefined });
+    this.publish();
+    // Publish again when the motion ends, so `moving` and the angles settle in the state.
+    const rest = Math.max(restTime(m.pan), m.tilt ? restTime(m.tilt) : 0);
+    const now = this.ctx.clock.now();
+    if (Number.isFinite(rest) && rest > now) {
+      this.ctx.clock.clearTimeout(this.restTimer);
+      this.restTimer = this.ctx.clock.setTimeout(() => this.publish(), Math.ceil(rest - now) + 1);
+    }
+  }
+
+  private setMode(mode: PtzMode): void {
+    if (mode === this.mode) return;
+    this.log.debug({ from: this.mode, to: mode }, 'ptz mode');
+    this.mode = mode;
+    this.publish();
+  }
+
+  snapshot(): PtzState {
+    const cfg = this.ctx.config.get().ptz;
+    const { head, wide } = this.slots;
+    const now = this.ctx.clock.now();
+    const pos = head.ctrl?.position(now);
+    const r = (v: number): number => Math.round(v * 100) / 100;
+    const target = this.follower?.target;
+    const error = [head.error, wide.error].filter(Boolean).join('; ');
+    return {
+      available: head.status === 'ready',
+      homed: head.homed,
+      pan: r(pos?.pan ?? 0),
+      tilt: r(pos?.tilt ?? 0),
+      widePan: wide.ctrl && wide.status !== 'unavailable' ? r(wide.ctrl.position(now).pan) : null,
+      wideAvailable: wide.status === 'ready',
+      moving: !!head.ctrl?.moving(now) || !!wide.ctrl?.moving(now),
+      mode: this.mode,
+      presets: cfg.presets.map((p) => p.name),
+      patrol: { enabled: cfg.patrol.enabled, followTarget: cfg.patrol.followTarget, preset: this.mode === 'patrol' ? this.patrolPreset : null },
+      target: target ? { episodeId: target.episodeId, pan: r(target.pan), tilt: r(target.tilt) } : null,
+      manualUntil: this.manualUntil,
+      calibrationPairs: this.actions.calibrationPairs.length,
+      ...(error ? { error } : {}),
+    };
+  }
+
+  publish(): void {
+    if (this.stopped) return;
+    const next = this.snapshot();
+    if (JSON.stringify(next) !== JSON.stringify(this.ctx.state.get().ptz)) this.ctx.state.set('ptz', next);
+  }
+}
+
+export const ptzService = (ctx: Context): Service => new PtzService(ctx);

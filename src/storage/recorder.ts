@@ -1,0 +1,146 @@
+import { promises as fs } from 'node:fs';
+import type { Logger } from 'pino';
+import { LENSES, type LensName } from '../../board/schema.js';
+import { errorMessage } from '../core/errors.js';
+import type { SegmentDone } from '../capture/types.js';
+import type { CameraEvent } from '../state/bus.js';
+import type { RecordingIndex, RecordReason } from './recording-index.js';
+import type { LensRecordingState } from './types.js';
+import type { KeepPolicy } from './windows.js';
+
+const DETECTION = /^(.+)\.(start|end)$/;
+
+export interface RecorderDeps {
+  policy: KeepPolicy;
+  /** The index of the card in use, or undefined when no card can take recordings. */
+  index(): RecordingIndex | undefined;
+  now(): number;
+  log: Logger;
+  /** A write to the card failed: have the card looked at. */
+  onCardError(reason: string): void;
+}
+
+/**
+ * Keeps or drops the staging segments capture hands on. A segment a window wants is moved into
+ * the recordings and indexed; one nobody wants yet waits in staging as possible pre-roll until it
+ * is older than the pre-roll, then it is deleted. A detection start looks back at the waiting
+ * segments, which is why pre-roll costs nothing.
+ */
+export class Recorder {
+  private readonly waiting = new Map<LensName, SegmentDone[]>();
+  private readonly stats = new Map<LensName, LensRecordingState>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: RecorderDeps) {
+    for (const lens of LENSES) {
+      this.waiting.set(lens, []);
+      this.stats.set(lens, { active: false, reasons: [], kept: 0, dropped: 0, staging: 0 });
+    }
+  }
+
+  onSegment(seg: SegmentDone): Promise<void> {
+    return this.serial(async () => {
+      const reason = this.deps.policy.decide(seg.lens, seg.start, seg.end);
+      if (reason) await this.keep(seg, reason);
+      else this.waiting.get(seg.lens)!.push(seg);
+    });
+  }
+
+  onCameraEvent(e: CameraEvent): Promise<void> | undefined {
+    if (e.kind !== 'detection') return undefined;
+    const m = DETECTION.exec(e.type);
+    if (!m) return undefined;
+    const lenses = e.lens && (LENSES as readonly string[]).includes(e.lens) ? [e.lens as LensName] : [...LENSES];
+    for (const lens of lenses) {
+      if (m[2] === 'start') this.deps.policy.openEvent(lens, m[1]!, e.ts);
+      else this.deps.policy.closeEvent(lens, m[1]!, e.ts);
+    }
+    return m[2] === 'start' ? this.promote() : undefined;
+  }
+
+  startManual(lens: LensName): Promise<boolean> {
+    const started = this.deps.policy.startManual(lens, this.deps.now());
+    return this.promote().then(() => started);
+  }
+
+  stopManual(lens: LensName): boolean {
+    return this.deps.policy.stopManual(lens, this.deps.now());
+  }
+
+  /** Drops waiting segments nobody can want any more; forgets old windows. */
+  tick(maxSegmentMs: number): Promise<void> {
+    return this.serial(async () => {
+      const now = this.deps.now();
+      this.deps.policy.prune(now, maxSegmentMs);
+      const horizon = this.deps.policy.stagingHorizon(now);
+      for (const [lens, list] of this.waiting) {
+        const keep: SegmentDone[] = [];
+        for (const seg of list) {
+          if (seg.end >= horizon) {
+            keep.push(seg);
+            continue;
+          }
+          await fs.rm(seg.file, { force: true }).catch((err: unknown) => this.deps.log.warn({ err: errorMessage(err) }, 'cannot drop a staging segment'));
+          this.stats.get(lens)!.dropped++;
+        }
+        this.waiting.set(lens, keep);
+      }
+    });
+  }
+
+  /** The card went away or was wiped: what waited in staging is gone with it. */
+  forgetStaging(): void {
+    for (const lens of LENSES) this.waiting.set(lens, []);
+  }
+
+  state(lens: LensName, mode: 'off' | 'continuous' | 'event'): LensRecordingState {
+    const s = this.stats.get(lens)!;
+    const reasons: RecordReason[] = [...this.deps.policy.activeReasons(lens)];
+    if (mode === 'continuous') reasons.unshift('continuous');
+    const canKeep = !!this.deps.index();
+    return { ...s, active: canKeep && reasons.length > 0, reasons, staging: this.waiting.get(lens)!.length };
+  }
+
+  idle(): Promise<void> {
+    return this.chain.then(() => undefined);
+  }
+
+  private promote(): Promise<void> {
+    return this.serial(async () => {
+      for (const [lens, list] of this.waiting) {
+        const rest: SegmentDone[] = [];
+        for (const seg of list) {
+          const reason = this.deps.policy.decide(lens, seg.start, seg.end);
+          if (reason) await this.keep(seg, reason);
+          else rest.push(seg);
+        }
+        this.waiting.set(lens, rest);
+      }
+    });
+  }
+
+  private async keep(seg: SegmentDone, reason: RecordReason): Promise<void> {
+    const index = this.deps.index();
+    const st = this.stats.get(seg.lens)!;
+    if (!index) {
+      st.lastError = 'no card in use: segment not kept';
+      return;
+    }
+    try {
+      await index.add(seg.lens, seg.file, { start: seg.start, end: seg.end, bytes: seg.bytes, reason, ...(seg.partial ? { partial: true } : {}) });
+      st.kept++;
+      st.lastKeptAt = this.deps.now();
+      delete st.lastError;
+    } catch (err) {
+      st.lastError = errorMessage(err);
+      this.deps.log.error({ lens: seg.lens, file: seg.file, err: errorMessage(err) }, 'could not keep a recording');
+      this.deps.onCardError(`keeping a recording failed: ${errorMessage(err)}`);
+    }
+  }
+
+  private serial(fn: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,366 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { LENSES } from '../../board/schema.js';
+import { fsyncDir, removeDurably, writeFileAtomic } from '../core/atomic-file.js';
+import type { TimerHandle } from '../core/clock.js';
+import { CamdError, errorMessage } from '../core/errors.js';
+import { ProcessSet } from '../capture/proc.js';
+import type { Context, Service } from '../supervisor/service.js';
+import { classifyCard, probeCard, type CardMarker, type CardStatus } from './card.js';
+import { dayOf, MARKER_FILE, ownerRecordFile } from './layout.js';
+import { RecordingIndex } from './recording-index.js';
+import { Recorder } from './recorder.js';
+import { bytesToFree, runRetention } from './retention.js';
+import type { StorageState } from './types.js';
+import { KeepPolicy } from './windows.js';
+import '../capture/types.js';
+import './types.js';
+
+const Lens = z.enum(LENSES);
+const POLL_MS = 2000;
+const WRITE_TEST_MS = 30_000;
+const TOKEN_MS = 60_000;
+const FAULT = 'storage.card';
+/** Free a little more than the threshold so retention does not run at every segment. */
+const HYSTERESIS_PERCENT = 2;
+
+/**
+ * The microSD card: its lifecycle (absent / not-initialised / in-use / full / error), initialise,
+ * retention, the recordings index and what gets recorded (recorder.ts).
+ *
+ * - Detection: presence from the mount (board: something mounted at the card mount point; sim:
+ *   the directory exists), read-only from /proc/mounts and from failed writes (a test write every
+ *   30 s, and at once when capture or the recorder reports a write failure), the ownership marker
+ *   `.camd-card` matched against the card id this camera keeps on its flash.
+ * - A card error, or a card that disappears while in use, is a camera fault (fast red) and a
+ *   storage event, never a crash; the fault clears when a card is in use again.
+ * - Factory reset removes the marker from the card and the card id from the flash: a new owner's
+ *   app sees "not initialised" and cannot list the old recordings without initialising (which
+ *   wipes them). The recordings themselves stay on the card: they are the previous owner's data,
+ *   and an owner who keeps the card keeps them (readable on a computer).
+ * - Recording never depends on the network: nothing here looks at the cloud.
+ */
+export class StorageService implements Service {
+  readonly name = 'storage';
+  private readonly log: Logger;
+  private readonly policy: KeepPolicy;
+  private readonly recorder: Recorder;
+  private readonly procs: ProcessSet;
+  private index: RecordingIndex | undefined;
+  private ownCardId: string | undefined;
+  private probing: Promise<void> = Promise.resolve();
+  private pollTimer: TimerHandle | undefined;
+  private tickTimer: TimerHandle | undefined;
+  private lastWriteTest = 0;
+  private initialising = false;
+  private readonly tokens = new Map<string, number>();
+  private readonly unsubs: (() => void)[] = [];
+
+  constructor(private readonly ctx: Context) {
+    this.log = ctx.log('storage');
+    this.procs = new ProcessSet({ log: this.log, clock: ctx.clock });
+    this.policy = new KeepPolicy(() => {
+      const r = ctx.config.get().recording;
+      return { mode: r.mode, preRollMs: r.preRollSeconds * 1000, postRollMs: r.postRollSeconds * 1000 };
+    });
+    this.recorder = new Recorder({
+      policy: this.policy,
+      index: () => (this.status() === 'in-use' || this.status() === 'full' ? this.index : undefined),
+      now: () => ctx.clock.now(),
+      log: this.log,
+      onCardError: (reason) => this.check(reason, true),
+    });
+  }
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    this.ownCardId = await this.readOwner();
+    ctx.bus.on(this, 'storage.check', ({ reason }) => this.check(reason, true));
+    ctx.bus.on(this, 'capture.segment', (seg) => this.recorder.onSegment(seg).then(() => this.publishRecording()));
+    ctx.bus.on(this, 'camera.event', (e) => this.recorder.onCameraEvent(e)?.then(() => this.publishRecording()));
+    this.unsubs.push(ctx.config.onChange((_c, paths) => paths.some((p) => p.startsWith('recording.')) && this.check('settings changed', false)));
+    ctx.factoryReset.register(this, 'card-marker', () => this.forgetCard());
+    this.registerCommands();
+    await this.check('start', true);
+    if (this.status() === 'in-use' || this.status() === 'full') await this.reconcileRecent();
+    this.pollTimer = ctx.clock.setInterval(() => void this.check('poll', false), POLL_MS);
+    this.tickTimer = ctx.clock.setInterval(() => void this.recorder.tick(ctx.config.get().recording.segmentSeconds * 1000 * 3).then(() => this.publishRecording()), 1000);
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubs.splice(0)) u();
+    this.ctx.clock.clearInterval(this.pollTimer);
+    this.ctx.clock.clearInterval(this.tickTimer);
+    await this.probing;
+    await this.recorder.idle();
+    await this.procs.stopAll();
+  }
+
+  private status(): CardStatus | undefined {
+    return this.ctx.state.get().storage?.status;
+  }
+
+  /** One probe at a time; `writeTest` forces a test write (otherwise every 30 s). */
+  check(reason: string, writeTest: boolean): Promise<void> {
+    const run = this.probing.then(() => this.probeNow(reason, writeTest));
+    this.probing = run.catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'card check failed'));
+    return this.probing;
+  }
+
+  private async probeNow(why: string, forceWrite: boolean): Promise<void> {
+    if (this.initialising) return;
+    const { ctx } = this;
+    const now = ctx.clock.now();
+    const minFree = ctx.config.get().recording.minFreePercent;
+    const writeTest = forceWrite || now - this.lastWriteTest >= WRITE_TEST_MS;
+    const dir = ctx.paths.cardMount;
+    let probe = await probeCard({ dir, requireMount: ctx.board.backend === 'hardware', writeTest });
+    if (writeTest) this.lastWriteTest = now;
+    let c = classifyCard(probe, this.ownCardId, minFree);
+    let status: CardStatus = c.status;
+    let reason = c.reason;
+    let lastRetention = ctx.state.get().storage?.lastRetention;
+    if (c.status === 'in-use') {
+      this.index ??= new RecordingIndex(dir);
+      if (c.lowSpace && probe.totalBytes) {
+        const need = bytesToFree(probe.totalBytes, probe.freeBytes ?? 0, minFree + HYSTERESIS_PERCENT);
+        try {
+          const r = await runRetention(this.index, LENSES, need);
+          if (r.deletedRecordings || r.deletedStills) {
+            lastRetention = { at: now, ...r };
+            this.log.info({ need, ...r }, 'retention: oldest recordings deleted');
+            this.event('card.retention', { deletedRecordings: r.deletedRecordings, deletedStills: r.deletedStills, freedBytes: r.freedBytes });
+          }
+          probe = await probeCard({ dir, requireMount: ctx.board.backend === 'hardware', writeTest: false });
+          c = classifyCard(probe, this.ownCardId, minFree);
+          status = c.status;
+          reason = c.reason;
+          if (c.status === 'in-use' && c.lowSpace && r.exhausted) {
+            status = 'full';
+            reason = `free space ${c.freePercent?.toFixed(1)}% is below ${minFree}% and there are no more recordings to delete`;
+          }
+        } catch (err) {
+          status = 'error';
+          reason = `retention failed: ${errorMessage(err)}`;
+        }
+      }
+    } else {
+      this.index = undefined;
+    }
+    this.apply({
+      status,
+      reason,
+      mount: dir,
+      ...(probe.marker && status !== 'not-initialised' ? { cardId: probe.marker.cardId } : {}),
+      readOnly: probe.readOnly,
+      ...(probe.totalBytes !== undefined ? { totalBytes: probe.totalBytes, freeBytes: probe.freeBytes, freePercent: round1(c.freePercent) } : {}),
+      minFreePercent: minFree,
+      checkedAt: now,
+      ...(lastRetention ? { lastRetention } : {}),
+    }, why);
+  }
+
+  /** Publishes the new state; transitions become events and faults. */
+  private apply(next: StorageState, why: string): void {
+    const { ctx } = this;
+    const prev = ctx.state.get().storage;
+    ctx.state.set('storage', next);
+    const was = prev?.status;
+    if (was === next.status && prev?.reason === next.reason) return;
+    this.log.info({ from: was, to: next.status, reason: next.reason, why }, 'card state');
+    const wasUsed = was === 'in-use' || was === 'full';
+    if (next.status === 'in-use' || next.status === 'full') {
+      ctx.state.clearFault(FAULT);
+      if (!wasUsed) this.event('card.ready', { cardId: next.cardId });
+      if (next.status === 'full' && was !== 'full') this.event('card.full', { freePercent: next.freePercent });
+      return;
+    }
+    if (next.status === 'error') {
+      ctx.state.raiseFault(FAULT, { kind: 'camera', component: 'storage', message: next.reason }, ctx.clock.now());
+      this.event(next.readOnly ? 'card.readonly' : 'card.error', { reason: next.reason });
+      return;
+    }
+    if (wasUsed) {
+      // In use a moment ago, now gone or not ours: removed or swapped while recording.
+      this.recorder.forgetStaging();
+      const message = next.status === 'absent' ? 'card removed while in use' : 'card replaced or its marker vanished while in use';
+      ctx.state.raiseFault(FAULT, { kind: 'camera', component: 'storage', message }, ctx.clock.now());
+      this.event('card.removed', { now: next.status, reason: message });
+      return;
+    }
+    if (was === 'absent' && next.status === 'not-initialised') this.event('card.inserted', {});
+    if (was === 'error') ctx.state.clearFault(FAULT);
+  }
+
+  private event(type: string, data: Record<string, unknown>): void {
+    this.ctx.bus.emit('camera.event', { id: randomUUID(), ts: this.ctx.clock.now(), kind: 'storage', type, data });
+  }
+
+  private publishRecording(): void {
+    const mode = this.ctx.config.get().recording.mode;
+    this.ctx.state.set('recording', { mode, lenses: Object.fromEntries(LENSES.map((l) => [l, this.recorder.state(l, mode)])) });
+  }
+
+  /** A crash can leave the newest days (and the oldest, mid-retention) out of step with their index. */
+  private async reconcileRecent(): Promise<void> {
+    const index = this.index;
+    if (!index) return;
+    for (const lens of LENSES) {
+      try {
+        const days = await index.days(lens);
+        for (const day of new Set([days[0], ...days.slice(-2)].filter((d): d is string => !!d))) {
+          const r = await index.reconcile(lens, day);
+          if (r.added || r.dropped) this.log.warn({ lens, day, ...r }, 'recording index repaired');
+        }
+      } catch (err) {
+        this.log.warn({ lens, err: errorMessage(err) }, 'could not check the recording index');
+      }
+    }
+  }
+
+  private async readOwner(): Promise<string | undefined> {
+    try {
+      const o = JSON.parse(await fs.readFile(ownerRecordFile(this.ctx.paths.dataDir), 'utf8')) as { cardId?: unknown };
+      return typeof o.cardId === 'string' ? o.cardId : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async forgetCard(): Promise<void> {
+    const marker = join(this.ctx.paths.cardMount, MARKER_FILE);
+    try {
+      const m = JSON.parse(await fs.readFile(marker, 'utf8')) as Partial<CardMarker>;
+      if (m.cardId && m.cardId === this.ownCardId) await removeDurably(marker);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err: errorMessage(err) }, 'could not remove the card marker');
+    }
+    await removeDurably(ownerRecordFile(this.ctx.paths.dataDir));
+    this.ownCardId = undefined;
+  }
+
+  private registerCommands(): void {
+    const { ctx } = this;
+    ctx.commands.register(this, {
+      name: 'storage.initialise',
+      summary: 'wipe (sim) or format (board) the microSD card and take it into use; call once for a token, again with it',
+      args: z.object({ confirm: z.string().max(64).optional() }).strict(),
+      handler: async ({ confirm }) => {
+        await this.probing;
+        const st = ctx.state.get().storage;
+        if (!st || st.status === 'absent') throw new CamdError('unavailable', 'no microSD card in the slot', 'confirm');
+        const now = ctx.clock.now();
+        for (const [t, exp] of this.tokens) if (exp < now) this.tokens.delete(t);
+        if (!confirm) {
+          const token = randomUUID();
+          this.tokens.set(token, now + TOKEN_MS);
+          throw new CamdError('confirmation_required', `initialising erases everything on the card; repeat with confirm="${token}" within 60 s`, 'confirm');
+        }
+        if (!this.tokens.delete(confirm)) throw new CamdError('invalid_args', 'confirmation token unknown or expired', 'confirm');
+        if (this.initialising) throw new CamdError('busy', 'the card is already being initialised');
+        return this.initialise();
+      },
+    });
+    ctx.commands.register(this, {
+      name: 'recordings.list',
+      summary: 'recordings of one lens overlapping [from, to] (epoch ms), oldest first',
+      args: z
+        .object({ lens: Lens, from: z.number().int().min(0).optional(), to: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(10_000).default(1000) })
+        .strict(),
+      handler: async ({ lens, from, to, limit }) => {
+        const f = from ?? 0;
+        const t = to ?? ctx.clock.now();
+        if (f > t) throw new CamdError('invalid_args', '"from" is after "to"', 'from');
+        const index = this.usableIndex();
+        return { lens, from: f, to: t, ...(await index.list(lens, f, t, limit)) };
+      },
+    });
+    ctx.commands.register(this, {
+      name: 'record.start',
+      summary: 'manual recording of one lens until record.stop (with pre-roll)',
+      args: z.object({ lens: Lens }).strict(),
+      handler: async ({ lens }) => {
+        if (ctx.state.get().sleeping) throw new CamdError('unavailable', 'the camera is in sleep mode', 'lens');
+        if (this.status() !== 'in-use') throw new CamdError('unavailable', `cannot record: card is ${this.status() ?? 'absent'}`, 'lens');
+        const started = await this.recorder.startManual(lens);
+        this.publishRecording();
+        this.event('record.start', { lens, already: !started });
+        return { lens, recording: true, already: !started };
+      },
+    });
+    ctx.commands.register(this, {
+      name: 'record.stop',
+      summary: 'stop the manual recording of one lens',
+      args: z.object({ lens: Lens }).strict(),
+      handler: ({ lens }) => {
+        const stopped = this.recorder.stopManual(lens);
+        this.publishRecording();
+        if (stopped) this.event('record.stop', { lens });
+        return { lens, recording: false, wasRecording: stopped };
+      },
+    });
+  }
+
+  private usableIndex(): RecordingIndex {
+    const st = this.ctx.state.get().storage;
+    if (!this.index || !(st?.status === 'in-use' || st?.status === 'full')) {
+      throw new CamdError('unavailable', `no recordings to list: card is ${st?.status ?? 'absent'}${st ? ` (${st.reason})` : ''}`);
+    }
+    return this.index;
+  }
+
+  /** Capture stops writing, the card is wiped/formatted, marked ours, and taken into use. */
+  private async initialise(): Promise<unknown> {
+    const { ctx } = this;
+    const dir = ctx.paths.cardMount;
+    const prev = ctx.state.get().storage!;
+    this.initialising = true;
+    this.index = undefined;
+    ctx.state.set('storage', { ...prev, status: 'not-initialised', reason: 'initialising', initialising: true, checkedAt: ctx.clock.now() });
+    try {
+      await this.waitCaptureOffCard();
+      this.recorder.forgetStaging();
+      const format = ctx.board.system.formatCard;
+      if (format) {
+        const args = format.map((a) => a.replaceAll('{device}', ctx.board.storage.cardDevice ?? '').replaceAll('{mount}', dir));
+        await this.procs.run({ name: 'format-card', command: args[0]!, args: args.slice(1), timeoutMs: 300_000 });
+      } else {
+        for (const name of await fs.readdir(dir)) await fs.rm(join(dir, name), { recursive: true, force: true });
+      }
+      const marker: CardMarker = { version: 1, cardId: randomUUID(), initialisedAt: ctx.clock.now() };
+      await writeFileAtomic(join(dir, MARKER_FILE), `${JSON.stringify(marker)}\n`, 0o644);
+      await fsyncDir(dir);
+      await writeFileAtomic(ownerRecordFile(ctx.paths.dataDir), `${JSON.stringify({ cardId: marker.cardId, at: marker.initialisedAt })}\n`, 0o600);
+      this.ownCardId = marker.cardId;
+      this.log.warn({ cardId: marker.cardId, day: dayOf(marker.initialisedAt) }, 'card initialised');
+      this.event('card.initialised', { cardId: marker.cardId });
+      this.initialising = false;
+      await this.check('initialised', true);
+      const st = ctx.state.get().storage!;
+      return { cardId: marker.cardId, status: st.status, totalBytes: st.totalBytes, freeBytes: st.freeBytes };
+    } catch (err) {
+      this.initialising = false;
+      const message = `initialising the card failed: ${errorMessage(err)}`;
+      this.apply({ ...prev, status: 'error', reason: message, checkedAt: ctx.clock.now() }, 'initialise');
+      throw err instanceof CamdError ? err : new CamdError('failed', message);
+    }
+  }
+
+  /** Capture drops its recording output when the card leaves `in-use`; wait for that (bounded). */
+  private async waitCaptureOffCard(): Promise<void> {
+    const until = this.ctx.clock.now() + 10_000;
+    while (Object.values(this.ctx.state.get().capture ?? {}).some((c) => c?.recording)) {
+      if (this.ctx.clock.now() > until) throw new CamdError('busy', 'capture did not stop writing to the card');
+      await new Promise<void>((r) => this.ctx.clock.setTimeout(r, 100));
+    }
+  }
+}
+
+function round1(n: number | undefined): number | undefined {
+  return n === undefined ? undefined : Math.round(n * 10) / 10;
+}
+
+export const storageService = (ctx: Context): Service => new StorageService(ctx);

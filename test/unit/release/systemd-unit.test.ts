@@ -1,0 +1,135 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO } from '../../harness/boot.js';
+
+const SYSTEMD = join(REPO, 'scripts/systemd');
+const UNIT = readFileSync(join(SYSTEMD, 'camd.service'), 'utf8');
+const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
+const hasSysusers = spawnSync('systemd-sysusers', ['--version']).status === 0;
+
+/** key -> every value it is given in [Service] (systemd keys may repeat). */
+function section(name: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let inside = false;
+  for (const raw of UNIT.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('[')) inside = line === `[${name}]`;
+    else if (inside && line && !line.startsWith('#')) {
+      const i = line.indexOf('=');
+      const key = line.slice(0, i);
+      out.set(key, [...(out.get(key) ?? []), line.slice(i + 1)]);
+    }
+  }
+  return out;
+}
+const svc = section('Service');
+const one = (key: string): string | undefined => svc.get(key)?.at(-1);
+
+/** A throwaway root: the unit, an executable ExecStart and the distro's own units for verify. */
+let root: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'camd-unit-'));
+  mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
+  mkdirSync(join(root, 'opt/camd/current/bin'), { recursive: true });
+  cpSync(join(SYSTEMD, 'camd.service'), join(root, 'etc/systemd/system/camd.service'));
+  writeFileSync(join(root, 'opt/camd/current/bin/camd'), '#!/bin/sh\n');
+  chmodSync(join(root, 'opt/camd/current/bin/camd'), 0o755);
+  if (existsSync('/usr/lib/systemd/system')) {
+    mkdirSync(join(root, 'usr/lib/systemd'), { recursive: true });
+    cpSync('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true });
+  }
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('camd.service', () => {
+  it.skipIf(!hasAnalyze)('passes systemd-analyze verify without a single warning', () => {
+    const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, 'camd.service'], { encoding: 'utf8' });
+    expect(r.stderr.trim()).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it.skipIf(!hasAnalyze)('keeps systemd-analyze security exposure low (below 3.0, "OK")', () => {
+    const r = spawnSync('systemd-analyze', ['security', '--offline=true', `--root=${root}`, '--no-pager', 'camd.service'], { encoding: 'utf8' });
+    const m = /Overall exposure level for camd\.service: ([\d.]+)/.exec(r.stdout);
+    expect(m, r.stdout + r.stderr).not.toBeNull();
+    expect(Number(m![1])).toBeLessThan(3);
+  });
+
+  it('is a notify service with a watchdog that never restarts on a bad board file', () => {
+    expect(one('Type')).toBe('notify');
+    // systemd-notify is a child of the daemon, so the unit must accept notifications from children.
+    expect(one('NotifyAccess')).toBe('all');
+    expect(Number.parseInt(one('WatchdogSec') ?? '0', 10)).toBeGreaterThanOrEqual(10);
+    expect(one('Restart')).toBe('on-failure');
+    expect(one('RestartPreventExitStatus')?.split(/\s+/)).toContain('78');
+    expect(one('StandardOutput')).toBe('journal');
+    expect(one('StandardError')).toBe('journal');
+  });
+
+  it('runs as its own user with only the device groups and no privileges', () => {
+    expect(one('User')).toBe('camd');
+    expect(one('SupplementaryGroups')?.split(/\s+/).sort()).toEqual(['audio', 'dialout', 'gpio', 'i2c', 'video']);
+    expect(one('NoNewPrivileges')).toBe('yes');
+    expect(one('CapabilityBoundingSet')).toBe('');
+    expect(one('AmbientCapabilities')).toBe('');
+    expect(one('ProtectSystem')).toBe('strict');
+    expect(one('ProtectHome')).toBe('yes');
+    expect(one('PrivateTmp')).toBe('yes');
+    // /sys must stay writable for sysfs GPIO, /dev visible for I2C/UART/video/audio.
+    expect(svc.has('ProtectKernelTunables')).toBe(false);
+    expect(svc.has('PrivateDevices')).toBe(false);
+  });
+
+  it('may write only where the daemon is told to keep data, its socket and the card', () => {
+    const exec = one('ExecStart') ?? '';
+    const flag = (f: string): string | undefined => new RegExp(`${f} (\\S+)`).exec(exec)?.[1];
+    expect(flag('--data-dir')).toBe(`/var/lib/${one('StateDirectory')}`);
+    expect(flag('--run-dir')).toBe(`/run/${one('RuntimeDirectory')}`);
+    expect(one('RuntimeDirectoryMode')).toBe('0700');
+    expect(svc.get('ReadWritePaths')?.flatMap((v) => v.split(/\s+/)).map((p) => p.replace(/^-/, ''))).toEqual([flag('--card-dir')]);
+  });
+
+  it('opens no listener: outbound families only, every bind refused', () => {
+    expect(one('RestrictAddressFamilies')?.split(/\s+/).sort()).toEqual(['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_UNIX']);
+    expect(one('SocketBindDeny')).toBe('any');
+    expect(svc.has('SocketBindAllow')).toBe(false);
+  });
+});
+
+describe('camd.sysusers', () => {
+  it.skipIf(!hasSysusers)('creates user camd in exactly the unit\'s supplementary groups', () => {
+    const r = spawnSync('systemd-sysusers', [`--root=${root}`, join(SYSTEMD, 'camd.sysusers')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const passwd = readFileSync(join(root, 'etc/passwd'), 'utf8');
+    expect(passwd).toMatch(/^camd:x:\d+:\d+:camd camera daemon:\/var\/lib\/camd:\/usr\/sbin\/nologin$/m);
+    const groups = readFileSync(join(root, 'etc/group'), 'utf8')
+      .split('\n')
+      .filter((l) => l.split(':')[3]?.split(',').includes('camd'))
+      .map((l) => l.split(':')[0])
+      .sort();
+    expect(groups).toEqual(one('SupplementaryGroups')?.split(/\s+/).sort());
+  });
+});
+
+describe('camd.polkit.rules', () => {
+  type Rule = (action: { id: string }, subject: { user: string }) => string;
+  const Result = { YES: 'yes', NO: 'no', NOT_HANDLED: 'not-handled' };
+  let rule: Rule | undefined;
+  runInNewContext(readFileSync(join(SYSTEMD, 'camd.polkit.rules'), 'utf8'), {
+    polkit: { Result, addRule: (f: Rule) => (rule = f) },
+  });
+
+  it('lets camd reboot and talk to NetworkManager, and nothing else, and nobody else', () => {
+    expect(rule).toBeTypeOf('function');
+    const ask = (user: string, id: string): string => rule!({ id }, { user });
+    expect(ask('camd', 'org.freedesktop.login1.reboot')).toBe(Result.YES);
+    expect(ask('camd', 'org.freedesktop.NetworkManager.settings.modify.system')).toBe(Result.YES);
+    expect(ask('camd', 'org.freedesktop.login1.power-off')).toBe(Result.NOT_HANDLED);
+    expect(ask('camd', 'org.freedesktop.systemd1.manage-units')).toBe(Result.NOT_HANDLED);
+    expect(ask('www-data', 'org.freedesktop.login1.reboot')).toBe(Result.NOT_HANDLED);
+  });
+});
