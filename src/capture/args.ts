@@ -122,7 +122,9 @@ export function captureArgs(i: CaptureArgsInput): string[] {
     const { dir, tag, segmentSeconds } = i.recording;
     const d = teeSafe(dir);
     slaves.push(
-      `[f=segment:segment_time=${segmentSeconds}:segment_format=mpegts:reset_timestamps=1:segment_list=${d}/${tag}.csv:segment_list_type=csv]${d}/${tag}-%06d.ts`,
+      // flush_packets: every packet reaches the card at once, so kill -9 or a power cut loses
+      // at most the packet in flight, not an I/O buffer's worth of seconds.
+      `[f=segment:segment_time=${segmentSeconds}:segment_format=mpegts:segment_format_options=flush_packets=1:reset_timestamps=1:segment_list=${d}/${tag}.csv:segment_list_type=csv]${d}/${tag}-%06d.ts`,
     );
   }
   slaves.push(`[f=mpegts:onfail=ignore]unix:${teeSafe(i.relaySocket)}`);

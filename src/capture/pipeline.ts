@@ -5,7 +5,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { ChildRunner, ChildSpec } from '../supervisor/runner.js';
 import { captureArgs, needsReencode, type AudioSource, type CaptureArgsInput, type TapSettings } from './args.js';
-import { RelayHub, relayPath } from './relay.js';
+import type { RelayHub } from './relay.js';
 import { leftoverSegments, SegmentListTail, StreamClock } from './segments.js';
 import { FrameAssembler, FramePool, TapPairer, type FramePair } from './tap.js';
 import type { LensName, Orientation, SegmentDone } from './types.js';
@@ -26,6 +26,8 @@ export interface PipelineDeps {
   clock: Clock;
   log: Logger;
   spawnChild(spec: ChildSpec): ChildRunner;
+  /** The lens's relay: owned by the service so live readers stay connected across pipeline restarts. */
+  relay: RelayHub;
   onPair(pair: FramePair, tap: TapSettings): void;
   onSegment(seg: SegmentDone): void;
   onFailedChange(failed: boolean, lastError: string | undefined): void;
@@ -61,7 +63,6 @@ export class LensPipeline {
   private runner: ChildRunner | undefined;
   private settings: PipelineSettings | undefined;
   private rgbServer: UnixServer | undefined;
-  private relay: RelayHub | undefined;
   private grayAsm: FrameAssembler | undefined;
   private rgbAsm: FrameAssembler | undefined;
   private pairer: TapPairer | undefined;
@@ -92,10 +93,6 @@ export class LensPipeline {
 
   get snapshotFile(): string {
     return snapshotPath(this.deps.runDir, this.deps.lens);
-  }
-
-  get relayFile(): string {
-    return relayPath(this.deps.runDir, this.deps.lens);
   }
 
   async start(settings: PipelineSettings): Promise<void> {
@@ -129,8 +126,6 @@ export class LensPipeline {
       });
       await this.rgbServer.listen();
     }
-    this.relay = new RelayHub(join(deps.runDir, `relayin-${deps.lens}.sock`), relayPath(deps.runDir, deps.lens), deps.log);
-    await this.relay.start();
 
     const self = this;
     this.runner = deps.spawnChild({
@@ -177,9 +172,7 @@ export class LensPipeline {
     await this.polling;
     while (this.finishing.size) await Promise.all([...this.finishing]);
     await this.rgbServer?.close();
-    await this.relay?.stop();
     this.rgbServer = undefined;
-    this.relay = undefined;
     this.settings = undefined;
   }
 
@@ -205,7 +198,7 @@ export class LensPipeline {
       rgbSocket: this.rgbServer?.path,
       snapshotFile: this.snapshotFile,
       snapshotFps: SNAPSHOT_FPS,
-      relaySocket: this.relay!.inPath,
+      relaySocket: this.deps.relay.inPath,
       recording: s.recording ? { dir: s.recording.dir, tag, segmentSeconds: s.recording.segmentSeconds } : undefined,
       audio: s.audio,
     });
@@ -237,7 +230,7 @@ export class LensPipeline {
     try {
       await this.polling;
       await this.pollSegments(run);
-      const { segments, empty } = await leftoverSegments(run.dir, run.tag, run.handled);
+      const { segments, empty } = await leftoverSegments(run.dir, run.tag, run.handled, run.clock.anchorMs);
       for (const f of empty) await fs.rm(f, { force: true });
       for (const s of segments) {
         this.deps.onSegment({ lens: this.deps.lens, ...s });

@@ -68,6 +68,10 @@ export class StreamClock {
     if (this.anchor === undefined || a < this.anchor) this.anchor = a;
   }
 
+  get anchorMs(): number | undefined {
+    return this.anchor;
+  }
+
   wall(streamSeconds: number): number {
     return Math.round((this.anchor ?? 0) + streamSeconds * 1000);
   }
@@ -90,38 +94,41 @@ const MIN_SEGMENT_BYTES = 188 * 8;
 /**
  * What a finished run (or the run of a daemon that crashed) left in staging that nobody handled:
  * listed segments are complete; an unlisted one was being written when ffmpeg died (kill -9,
- * power cut) and is partial — playable up to the cut, since MPEG-TS needs no trailer. Times come
- * from the file times: the end is the last write, a listed segment's start is its end minus its
- * listed duration, an unlisted one starts where the one before it ended (or at the run's start).
- * `handled` names files already reported while the run was alive.
+ * power cut) and is partial — playable up to the cut, since MPEG-TS needs no trailer. Times:
+ * stream times of the list on `anchor` (the run's wall time of stream time 0: the live estimate,
+ * or the run's start from its tag after a crash); a partial segment starts where the last listed
+ * one ended and ends at its last write. `handled` names files already reported.
  */
-export async function leftoverSegments(dir: string, tag: string, handled: ReadonlySet<string>): Promise<{ segments: LeftoverSegment[]; empty: string[] }> {
-  const runStart = Number(RUN_TAG_RE.exec(tag)?.[1] ?? 0);
+export async function leftoverSegments(
+  dir: string,
+  tag: string,
+  handled: ReadonlySet<string>,
+  anchor = Number(RUN_TAG_RE.exec(tag)?.[1] ?? 0),
+): Promise<{ segments: LeftoverSegment[]; empty: string[] }> {
   let listed: ListedSegment[] = [];
   try {
     listed = parseSegmentCsv(`${await fs.readFile(join(dir, `${tag}.csv`), 'utf8')}\n`).entries;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  const durations = new Map(listed.map((l) => [l.name, l.end - l.start]));
+  const byName = new Map(listed.map((l) => [l.name, l]));
+  const listedEnd = listed.reduce((m, l) => Math.max(m, l.end), 0);
   const names = (await fs.readdir(dir)).filter((n) => SEGMENT_FILE_RE.exec(n)?.[1] === tag).sort();
   const segments: LeftoverSegment[] = [];
   const empty: string[] = [];
-  let prevEnd = runStart;
   for (const name of names) {
+    if (handled.has(name)) continue;
     const file = join(dir, name);
     const st = await fs.stat(file).catch(() => undefined);
     if (!st) continue;
-    const end = Math.round(st.mtimeMs);
-    const dur = durations.get(name);
-    const start = dur !== undefined ? Math.round(end - dur * 1000) : Math.min(prevEnd, end);
-    prevEnd = end;
-    if (handled.has(name)) continue;
     if (st.size < MIN_SEGMENT_BYTES) {
       empty.push(file);
       continue;
     }
-    segments.push({ file, start, end, bytes: st.size, partial: dur === undefined });
+    const l = byName.get(name);
+    const start = Math.round(anchor + (l ? l.start : listedEnd) * 1000);
+    const end = l ? Math.round(anchor + l.end * 1000) : Math.max(start, Math.round(st.mtimeMs));
+    segments.push({ file, start, end, bytes: st.size, partial: !l });
   }
   return { segments, empty };
 }

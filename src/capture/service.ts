@@ -11,6 +11,7 @@ import { CardLayout } from '../storage/layout.js';
 import { microphone } from './mic.js';
 import { LensPipeline, type PipelineSettings } from './pipeline.js';
 import { ProcessSet } from './proc.js';
+import { RelayHub, relayPath } from './relay.js';
 import { leftoverSegments, runTags } from './segments.js';
 import { EVENT_ID_RE, keepPanorama, takeSnapshot } from './snapshot.js';
 import type { FramePair } from './tap.js';
@@ -40,6 +41,7 @@ interface Running {
 export class CaptureService implements Service {
   readonly name = 'capture';
   private readonly running = new Map<LensName, Running>();
+  private readonly relays = new Map<LensName, RelayHub>();
   private queue: Promise<unknown> = Promise.resolve();
   private statsTimer: TimerHandle | undefined;
   private readonly unsubs: (() => void)[] = [];
@@ -80,6 +82,8 @@ export class CaptureService implements Service {
     await this.queue.catch(() => undefined);
     await Promise.all([...this.running.values()].map((r) => r.pipeline.stop()));
     this.running.clear();
+    await Promise.all([...this.relays.values()].map((r) => r.stop()));
+    this.relays.clear();
     await this.procs.stopAll();
     this.publish();
   }
@@ -106,14 +110,20 @@ export class CaptureService implements Service {
         this.running.delete(lens);
         await cur.pipeline.stop();
       }
-      if (!want) continue;
-      const pipeline = this.newPipeline(lens);
+      if (!want) {
+        await this.relays.get(lens)?.stop();
+        this.relays.delete(lens);
+        continue;
+      }
+      let pipeline: LensPipeline | undefined;
       try {
+        pipeline = this.newPipeline(lens, await this.relay(lens));
         await pipeline.start(want);
         this.running.set(lens, { pipeline, key });
+        ctx.state.clearFault(`capture.${lens}`);
         this.log.info({ lens, reason, recording: !!want.recording, orientation: want.orientation }, 'capture pipeline started');
       } catch (err) {
-        await pipeline.stop().catch(() => undefined);
+        await pipeline?.stop().catch(() => undefined);
         ctx.state.raiseFault(`capture.${lens}`, { kind: 'camera', component: `capture.${lens}`, message: `cannot start capture: ${errorMessage(err)}` }, ctx.clock.now());
         this.log.error({ lens, err: errorMessage(err) }, 'capture pipeline failed to start');
       }
@@ -146,10 +156,21 @@ export class CaptureService implements Service {
     return { lens: ctx.board.video[lens], orientation: cfg.lenses[lens].orientation, tap: cfg.capture.tap, recording, audio };
   }
 
-  private newPipeline(lens: LensName): LensPipeline {
+  private async relay(lens: LensName): Promise<RelayHub> {
+    let hub = this.relays.get(lens);
+    if (!hub) {
+      hub = new RelayHub(join(this.ctx.paths.runDir, `relayin-${lens}.sock`), relayPath(this.ctx.paths.runDir, lens), this.log);
+      await hub.start();
+      this.relays.set(lens, hub);
+    }
+    return hub;
+  }
+
+  private newPipeline(lens: LensName, relay: RelayHub): LensPipeline {
     const { ctx } = this;
     return new LensPipeline({
       lens,
+      relay,
       runDir: ctx.paths.runDir,
       clock: ctx.clock,
       log: ctx.log(`capture.${lens}`),

@@ -35,6 +35,11 @@ export class CommandRouter {
       log.warn({ topic: msg.topic }, 'message on an unexpected topic ignored');
       return;
     }
+    if (msg.retain && msg.payload.length === 0) {
+      // An empty retained message is how a retained message is deleted: not a command.
+      log.info({ command: name }, 'retained command message cleared');
+      return;
+    }
     let replyTo = topics.commandReply(name);
     if (msg.responseTopic !== undefined) {
       if (topics.isOwnTopic(msg.responseTopic)) replyTo = msg.responseTopic;

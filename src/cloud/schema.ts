@@ -23,6 +23,7 @@ export const CloudHealthSchema = z
         maxBytes: z.number().int(),
         dropped: z.number().int().describe('events dropped by the full-outbox policy since the last factory reset'),
         inFlight: z.number().int(),
+        segments: z.number().int().describe('segment files on flash'),
         writeError: z.string().optional(),
       })
       .strict(),

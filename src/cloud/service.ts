@@ -92,7 +92,8 @@ export class CloudService implements Service {
       message: (msg) => this.onMessage(msg),
       changed: () => {
         if (this.session.phase === 'refused') this.reach.refused();
-        this.health.trigger();
+        // Link changes are rare and matter (LED, camctl status): shown at once, not coalesced.
+        this.publishHealth();
       },
     });
     const connected = (): boolean => this.session.connected;
@@ -169,7 +170,7 @@ export class CloudService implements Service {
       },
     });
     this.pump.kick();
-    this.health.trigger();
+    this.publishHealth();
   }
 
   private onDisconnected(): void {
@@ -177,7 +178,7 @@ export class CloudService implements Service {
     this.pump = undefined;
     void this.outbox.rewind();
     this.reach.offline();
-    this.health.trigger();
+    this.publishHealth();
   }
 
   private onMessage(msg: InboundMessage): void {

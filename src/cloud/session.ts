@@ -67,7 +67,9 @@ export class Session {
   subscribe(filters: string[]): Promise<{ topic: string; qos: number }[]> {
     const client = this.client;
     if (!client || !this.connected) return Promise.reject(new Error('not connected'));
-    return client.subscribeAsync(Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const }])));
+    // rap (retain as published): a command published with retain=true is seen as retained even
+    // when it is forwarded live, so the rule "retained commands are never executed" holds always.
+    return client.subscribeAsync(Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const, rap: true }])));
   }
 
   /** Drop the current connection (e.g. the broker refused a publish) and reconnect with backoff. */

@@ -39,6 +39,7 @@ export class SettingsSync {
 
   async handleDesired(msg: InboundMessage): Promise<void> {
     const { config, log, clock } = this.opts;
+    if (msg.retain && msg.payload.length === 0) return; // deleting a retained message, not a document
     let requestId: string | undefined;
     try {
       const decoded = decodeObject(msg.payload, DESIRED_REQUEST_KEY);

@@ -1,57 +1,38 @@
 /**
- * Binary-mask helpers for the change detector: 3x3 dilation and 8-connected component
- * labelling with per-component statistics. Plain loops over typed arrays, buffers reused
- * between frames (the caller owns a `Labeller` per resolution), so a frame allocates nothing.
+ * Connected components on a coarse grid of cells (e.g. 4x4 pixels at 352 wide). The change
+ * detector counts changed pixels per cell while it thresholds, so labelling runs on ~80x45
+ * cells instead of every pixel — and a cell with any changed pixel already joins fragments of
+ * one object the way a dilation would, without a dilation pass. 8-connectivity, two-pass
+ * union-find; buffers are allocated once per grid size, so a frame allocates nothing.
  */
 
 export interface Component {
-  /** Bounding box in pixels (inclusive-exclusive). */
+  /** Bounding box in cells (inclusive-exclusive). */
   x: number;
   y: number;
   w: number;
   h: number;
-  /** Pixels of the (dilated) component. */
-  pixels: number;
-  /** Pixels that were changed before dilation, and their summed absolute difference. */
+  /** Changed pixels in the component and their summed absolute difference. */
   changed: number;
   diffSum: number;
 }
 
-/** out = 3x3 max of mask (separable: rows then columns). */
-export function dilate3(mask: Uint8Array, out: Uint8Array, tmp: Uint8Array, width: number, height: number): void {
-  for (let y = 0; y < height; y++) {
-    const r = y * width;
-    for (let x = 0; x < width; x++) {
-      const i = r + x;
-      tmp[i] = mask[i]! | (x > 0 ? mask[i - 1]! : 0) | (x + 1 < width ? mask[i + 1]! : 0);
-    }
-  }
-  for (let y = 0; y < height; y++) {
-    const r = y * width;
-    for (let x = 0; x < width; x++) {
-      const i = r + x;
-      out[i] = tmp[i]! | (y > 0 ? tmp[i - width]! : 0) | (y + 1 < height ? tmp[i + width]! : 0);
-    }
-  }
-}
-
-export class Labeller {
+export class GridLabeller {
   private readonly labels: Int32Array;
   private readonly parent: Int32Array;
   private readonly minX: Int32Array;
   private readonly minY: Int32Array;
   private readonly maxX: Int32Array;
   private readonly maxY: Int32Array;
-  private readonly pixels: Int32Array;
   private readonly changed: Int32Array;
   private readonly diffSum: Float64Array;
 
   constructor(
-    readonly width: number,
-    readonly height: number,
+    readonly gw: number,
+    readonly gh: number,
   ) {
-    const n = width * height;
-    // Worst case (checkerboard) needs one provisional label per two pixels, plus label 0.
+    const n = gw * gh;
+    // Worst case (checkerboard) needs one provisional label per two cells, plus label 0.
     const cap = (n >> 1) + 2;
     this.labels = new Int32Array(n);
     this.parent = new Int32Array(cap);
@@ -59,7 +40,6 @@ export class Labeller {
     this.minY = new Int32Array(cap);
     this.maxX = new Int32Array(cap);
     this.maxY = new Int32Array(cap);
-    this.pixels = new Int32Array(cap);
     this.changed = new Int32Array(cap);
     this.diffSum = new Float64Array(cap);
   }
@@ -86,17 +66,17 @@ export class Labeller {
   }
 
   /**
-   * Labels `mask` (8-connectivity) and returns components with at least `minChanged` changed
-   * pixels. `changedMask`/`absDiff` give the pre-dilation pixels and their differences.
+   * Labels the cells with `count > 0` and returns the components with at least `minChanged`
+   * changed pixels, largest first.
    */
-  label(mask: Uint8Array, changedMask: Uint8Array, absDiff: Uint8Array, minChanged: number): Component[] {
-    const { width: w, height: h, labels, parent } = this;
+  label(count: Int32Array, sums: Float32Array, minChanged: number): Component[] {
+    const { gw: w, gh: h, labels, parent } = this;
     let next = 1;
     for (let y = 0; y < h; y++) {
       const r = y * w;
       for (let x = 0; x < w; x++) {
         const i = r + x;
-        if (!mask[i]) {
+        if (count[i] === 0) {
           labels[i] = 0;
           continue;
         }
@@ -118,13 +98,13 @@ export class Labeller {
         labels[i] = l;
       }
     }
-    const { minX, minY, maxX, maxY, pixels, changed, diffSum } = this;
+    if (next === 1) return [];
+    const { minX, minY, maxX, maxY, changed, diffSum } = this;
     for (let l = 1; l < next; l++) {
       minX[l] = w;
       minY[l] = h;
       maxX[l] = -1;
       maxY[l] = -1;
-      pixels[l] = 0;
       changed[l] = 0;
       diffSum[l] = 0;
     }
@@ -139,25 +119,14 @@ export class Labeller {
         if (x > maxX[l]!) maxX[l] = x;
         if (y < minY[l]!) minY[l] = y;
         if (y > maxY[l]!) maxY[l] = y;
-        pixels[l]!++;
-        if (changedMask[i]) {
-          changed[l]!++;
-          diffSum[l] = diffSum[l]! + absDiff[i]!;
-        }
+        changed[l] = changed[l]! + count[i]!;
+        diffSum[l] = diffSum[l]! + sums[i]!;
       }
     }
     const out: Component[] = [];
     for (let l = 1; l < next; l++) {
-      if (parent[l] !== l || changed[l]! < minChanged || changed[l]! === 0) continue;
-      out.push({
-        x: minX[l]!,
-        y: minY[l]!,
-        w: maxX[l]! - minX[l]! + 1,
-        h: maxY[l]! - minY[l]! + 1,
-        pixels: pixels[l]!,
-        changed: changed[l]!,
-        diffSum: diffSum[l]!,
-      });
+      if (parent[l] !== l || changed[l]! < minChanged) continue;
+      out.push({ x: minX[l]!, y: minY[l]!, w: maxX[l]! - minX[l]! + 1, h: maxY[l]! - minY[l]! + 1, changed: changed[l]!, diffSum: diffSum[l]! });
     }
     return out.sort((a, b) => b.changed - a.changed);
   }

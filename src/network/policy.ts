@@ -71,9 +71,10 @@ export function decide(input: PolicyInput): Decision {
   const demoted = input.wiredDemoted && now < input.wiredDemoted.until ? input.wiredDemoted : null;
   const wiredUsable = wiredReady && !demoted;
   const wifiUsable = wifi.connected;
+  // A demoted wired link still beats having no uplink at all (the cloud may be what is down).
   const active: Uplink | null = input.preferWired
-    ? wiredUsable ? 'wired' : wifiUsable ? 'wifi' : null
-    : wifiUsable ? 'wifi' : wiredUsable ? 'wired' : null;
+    ? wiredUsable ? 'wired' : wifiUsable ? 'wifi' : wiredReady ? 'wired' : null
+    : wifiUsable ? 'wifi' : wiredReady ? 'wired' : null;
 
   const actions: NetworkAction[] = [];
   if (active && input.routePreference !== active) actions.push({ type: 'prefer', uplink: active });
@@ -85,7 +86,7 @@ export function decide(input: PolicyInput): Decision {
   const base = { active, actions };
 
   if (active === null) {
-    const wiredWhy = wiredProblem(input, demoted);
+    const wiredWhy = wiredProblem(input);
     if (authRejected) {
       return { ...base, phase: 'provisioning', provisioning: true, reason: `Wi-Fi "${saved!.ssid}" rejected the password: ${wifiFailure!.message}; show a new Wi-Fi QR code or send network.provision` };
     }
@@ -96,7 +97,7 @@ export function decide(input: PolicyInput): Decision {
       return { ...base, phase: 'provisioning', provisioning: true, reason: 'no network and no saved Wi-Fi' };
     }
     const wifiWhy = failureApplies ? `saved Wi-Fi "${saved.ssid}" not reachable: ${wifiFailure!.message}` : `joining Wi-Fi "${saved.ssid}"`;
-    const reason = wired.carrier || demoted ? `${wiredWhy}; ${wifiWhy}` : wifiWhy;
+    const reason = wired.carrier ? `${wiredWhy}; ${wifiWhy}` : wifiWhy;
     return { ...base, phase: failureApplies || wired.carrier ? 'exception' : 'connecting', provisioning: false, reason };
   }
 
@@ -111,7 +112,7 @@ export function decide(input: PolicyInput): Decision {
   const unreachable = `${ifaceName} is up but ${check.target} is unreachable: ${check.error ?? 'no answer'}`;
   // Only worth demoting wired when Wi-Fi could carry the traffic instead; that is done at once,
   // the fallback is cheap with Wi-Fi on standby.
-  if (active === 'wired' && saved) actions.push({ type: 'demote-wired', reason: unreachable });
+  if (active === 'wired' && saved && !demoted) actions.push({ type: 'demote-wired', reason: unreachable });
   // Reachability is transient in a way carrier and routes are not: a broker blip shorter than
   // the grace is not worth a red LED.
   const since = check.failingSince ?? now;
@@ -119,11 +120,10 @@ export function decide(input: PolicyInput): Decision {
   return { ...base, phase: 'exception', provisioning: false, reason: unreachable };
 }
 
-function wiredProblem(input: PolicyInput, demoted: { reason: string } | null): string {
+/** Why wired is not carrying traffic; only asked when it lacks a carrier or a route. */
+function wiredProblem(input: PolicyInput): string {
   const { wired, wiredIface } = input;
   if (!wired.present) return `${wiredIface} not present`;
   if (!wired.carrier) return `no cable on ${wiredIface}`;
-  if (!wired.hasRoute) return `cable in on ${wiredIface} but no network (no default route)`;
-  if (demoted) return demoted.reason;
-  return `${wiredIface} not usable`;
+  return `cable in on ${wiredIface} but no network (no default route)`;
 }

@@ -121,6 +121,11 @@ export class NetworkService implements Service {
     await this.scanner?.stop();
   }
 
+  /** The QR scanner's counters (frames decoded, dropped), for tests and diagnostics. */
+  qrStats(): { running: boolean; frames: number; dropped: number } {
+    return { running: this.scanner?.running ?? false, frames: this.scanner?.frames ?? 0, dropped: this.scanner?.dropped ?? 0 };
+  }
+
   /** Save new credentials (and the binding token), then join: from a QR code or the command. */
   provision(args: z.output<typeof ProvisionArgs>, via: 'qr' | 'command'): Promise<{ ssid: string; saved: true }> {
     const run = this.provisioning.then(async () => {

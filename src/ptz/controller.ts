@@ -152,8 +152,10 @@ export class MotorController {
     this.speeds = { pan: 0, tilt: 0 };
     this.o.onChange();
     this.armCorrector();
-    const predicted = this.arrivalTime() - t0;
-    const deadline = t0 + predicted * 1.5 + 2000;
+    // The deadline moves on while the head gets closer (the model may have started from a wrong
+    // position, e.g. before homing); a head that stops making progress fails at the deadline.
+    let deadline = this.arrivalTime() + (this.arrivalTime() - t0) * 0.5 + 2000;
+    let lastError = Infinity;
     let wait = Math.max(0, this.arrivalTime() - this.o.clock.now()) + SETTLE_MS;
     for (;;) {
       try {
@@ -169,11 +171,25 @@ export class MotorController {
         this.op = undefined;
         return { arrived: true, position: pos, error };
       }
-      if (this.o.clock.now() >= deadline) {
+      const now = this.o.clock.now();
+      const total = error.pan + error.tilt;
+      if (total < lastError - this.o.pan.stepDeg) deadline = Math.max(deadline, this.arrivalTime() + (this.arrivalTime() - now) * 0.5 + 2000);
+      lastError = total;
+      if (now >= deadline) {
         throw new HardwareError('EIO', `${this.o.name} did not reach pan ${want.pan ?? '-'}°/tilt ${want.tilt ?? '-'}° in time (at ${pos.pan}°/${pos.tilt}°)`);
       }
-      wait = POLL_MS;
+      wait = Math.max(POLL_MS, this.arrivalTime() - now + SETTLE_MS);
     }
+  }
+
+  /**
+   * Homing: asks where the head really is (it may have been turned while the camera was off),
+   * then goes to the board's home position and verifies it by query.
+   */
+  async home(): Promise<GotoResult & { from: AxisPosition }> {
+    const from = await this.query();
+    const r = await this.goto({ pan: this.o.pan.home, tilt: this.o.tilt?.home });
+    return { ...r, from };
   }
 
   /** Releases timers; the caller stops the motor first if it should. */

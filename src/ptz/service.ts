@@ -116,6 +116,7 @@ export class PtzService implements Service {
       }),
     );
     registerPtzCommands(this);
+    this.evaluate();
     this.publish();
     // Homing runs in the background: a slow or silent controller must not hold up the boot.
     for (const key of ['head', 'wide'] as const) if (this.slots[key].ctrl) void this.home(key);
@@ -180,8 +181,7 @@ export class PtzService implements Service {
     if (key === 'head') this.evaluate();
     this.publish();
     try {
-      const l = ctrl.limits;
-      const r = await ctrl.goto({ pan: l.pan.home, tilt: l.tilt?.home });
+      const r = await ctrl.home();
       if (this.stopped) return;
       if (!r.arrived) throw new HardwareError('EIO', 'homing was interrupted');
       slot.status = 'ready';
@@ -189,7 +189,7 @@ export class PtzService implements Service {
       slot.attempt = 0;
       slot.error = undefined;
       this.ctx.state.clearFault(FAULT[key]);
-      this.log.info({ motor: ctrl.name, position: r.position, error: r.error }, 'homed');
+      this.log.info({ motor: ctrl.name, from: r.from, position: r.position, error: r.error }, 'homed');
     } catch (err) {
       this.fail(key, err);
     }

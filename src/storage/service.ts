@@ -55,6 +55,8 @@ export class StorageService implements Service {
   private pollTimer: TimerHandle | undefined;
   private tickTimer: TimerHandle | undefined;
   private lastWriteTest = 0;
+  /** Sim board: once the card directory was seen as a mount of its own, unmounting it = card pulled out. */
+  private sawOwnMount = false;
   private initialising = false;
   private readonly tokens = new Map<string, number>();
   private readonly unsubs: (() => void)[] = [];
@@ -117,7 +119,9 @@ export class StorageService implements Service {
     const minFree = ctx.config.get().recording.minFreePercent;
     const writeTest = forceWrite || now - this.lastWriteTest >= WRITE_TEST_MS;
     const dir = ctx.paths.cardMount;
-    let probe = await probeCard({ dir, requireMount: ctx.board.backend === 'hardware', writeTest });
+    const requireMount = ctx.board.backend === 'hardware' || this.sawOwnMount;
+    let probe = await probeCard({ dir, requireMount, writeTest });
+    if (probe.mount?.mountPoint === dir) this.sawOwnMount = true;
     if (writeTest) this.lastWriteTest = now;
     let c = classifyCard(probe, this.ownCardId, minFree);
     let status: CardStatus = c.status;
@@ -134,7 +138,7 @@ export class StorageService implements Service {
             this.log.info({ need, ...r }, 'retention: oldest recordings deleted');
             this.event('card.retention', { deletedRecordings: r.deletedRecordings, deletedStills: r.deletedStills, freedBytes: r.freedBytes });
           }
-          probe = await probeCard({ dir, requireMount: ctx.board.backend === 'hardware', writeTest: false });
+          probe = await probeCard({ dir, requireMount, writeTest: false });
           c = classifyCard(probe, this.ownCardId, minFree);
           status = c.status;
           reason = c.reason;

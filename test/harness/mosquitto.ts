@@ -31,6 +31,9 @@ export interface TlsFiles {
   server: { cert: string; key: string };
   /** Client certificates by CN. */
   clients: Record<string, { cert: string; key: string }>;
+  /** Client certificates by CN from an untrusted CA (and that CA). */
+  rogue: Record<string, { cert: string; key: string }>;
+  rogueCa: string;
 }
 
 /** A free TCP port on loopback (bound and released; the broker binds it right after). */
@@ -64,11 +67,11 @@ export async function makeCerts(dir: string, clients: string[], rogue: string[] 
     return { cert: join(dir, `${file}.crt`), key: join(dir, `${file}.key`) };
   };
   await ca('ca');
-  if (rogue.length) await ca('rogue-ca');
+  await ca('rogue-ca');
   const server = await leaf('server', 'localhost', 'ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  const out: TlsFiles = { dir, ca: join(dir, 'ca.crt'), server, clients: {} };
+  const out: TlsFiles = { dir, ca: join(dir, 'ca.crt'), server, clients: {}, rogue: {}, rogueCa: join(dir, 'rogue-ca.crt') };
   for (const cn of clients) out.clients[cn] = await leaf(`client-${cn}`, cn, 'ca', 'extendedKeyUsage=clientAuth\n');
-  for (const cn of rogue) out.clients[cn] = await leaf(`rogue-${cn}`, cn, 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
+  for (const cn of rogue) out.rogue[cn] = await leaf(`rogue-${cn}`, cn, 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
   return out;
 }
 

@@ -149,7 +149,7 @@ describe('detection alerts', () => {
       'test',
     );
     const changing: { source: string; on: boolean; ts: number }[] = [];
-    b.sup.bus.on({ name: 'test' }, 'lights.changing', (e) => changing.push(e));
+    b.sup.bus.on({ name: 'test' }, 'lights.changing', (e) => void changing.push(e));
     const t0 = Date.now();
     detection(b, 'human.start');
     await vi.advanceTimersByTimeAsync(1000);
@@ -189,7 +189,7 @@ describe('detection alerts', () => {
     const b = await boot();
     await b.sup.config.patch({ lights: { vehicle: { strobe: true, strobeSeconds: 2 } } }, 'test');
     const order: string[] = [];
-    b.sup.bus.on({ name: 'test' }, 'lights.changing', (e) => order.push(`event:${e.source}:${e.on}`));
+    b.sup.bus.on({ name: 'test' }, 'lights.changing', (e) => void order.push(`event:${e.source}:${e.on}`));
     const off = tl(b).onRecord((e) => {
       if (e.kind === 'gpio' && (e.name === 'strobeRed' || e.name === 'strobeBlue')) order.push(`pin:${e.name}:${e.value}`);
     });

@@ -98,9 +98,18 @@ export class CloudClient {
     return new CloudClient(client);
   }
 
+  private readonly filters = new Set<string>();
+
   async subscribe(filter: string): Promise<number[]> {
-    const grants = await this.client.subscribeAsync(filter, { qos: 1 });
+    // rap: the retain flag as published, also on live delivery (the tests check it).
+    const grants = await this.client.subscribeAsync(filter, { qos: 1, rap: true });
+    this.filters.add(filter);
     return grants.map((g) => g.qos);
+  }
+
+  /** Whether a subscription already covers the topic (mosquitto delivers once per matching subscription). */
+  covers(topic: string): boolean {
+    return [...this.filters].some((f) => f === topic || (f.endsWith('/#') && topic.startsWith(f.slice(0, -1))));
   }
 
   on(topic: string): Received[] {
@@ -121,10 +130,11 @@ export class CloudClient {
   }
 
   /** An MQTT 5 request: response topic + correlation data; resolves with the one reply. */
-  async request(base: string, name: string, payload: string | Record<string, unknown>, responseTopic = `${base}/reply/test`): Promise<Record<string, unknown>> {
+  async request(base: string, name: string, payload: string | Buffer | Record<string, unknown>, responseTopic = `${base}/reply/test`): Promise<Record<string, unknown>> {
     const corr = Buffer.from(randomUUID());
-    await this.subscribe(responseTopic);
-    await this.publish(`${base}/cmd/${name}`, typeof payload === 'string' ? payload : JSON.stringify(payload), {
+    if (!this.covers(responseTopic)) await this.subscribe(responseTopic);
+    const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
+    await this.publish(`${base}/cmd/${name}`, body, {
       properties: { responseTopic, correlationData: corr },
     });
     const m = await until(() => this.messages.find((x) => x.topic === responseTopic && x.correlationData?.equals(corr)), `reply to ${name}`);

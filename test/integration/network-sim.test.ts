@@ -55,13 +55,13 @@ async function startBroker(dir: string, port: number): Promise<ChildProcess> {
   return proc;
 }
 
+/** `brokerPort` points the cloud at a local broker; without it no cloud is configured (the `.invalid` placeholder). */
 function prepare(opts: { brokerPort?: number; wifi?: { ssid: string; psk: string } } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'camd-net-'));
   dirs.push(dir);
   mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-  if (opts.brokerPort) {
-    writeFileSync(join(dir, 'data/config.json'), JSON.stringify({ cloud: { url: `mqtt://127.0.0.1:${opts.brokerPort}`, allowPlaintext: true } }));
-  }
+  const url = opts.brokerPort ? `mqtt://127.0.0.1:${opts.brokerPort}` : 'mqtts://cloud.invalid:8883';
+  writeFileSync(join(dir, 'data/config.json'), JSON.stringify({ cloud: { url, allowPlaintext: true } }));
   if (opts.wifi) writeFileSync(join(dir, 'data/secrets.json'), JSON.stringify({ wifi: opts.wifi }), { mode: 0o600 });
   return dir;
 }
@@ -106,14 +106,14 @@ describe('network manager on the sim board', () => {
     await call(b, 'sim.link', { iface: 'eth0', carrier: true });
     await until(b, (n) => n.phase === 'online' && n.active === 'wired' && n.check?.via === 'wired', 'online via wired again');
 
-    // The broker goes away: wired is demoted (Wi-Fi is saved), and Wi-Fi cannot reach it either.
+    // The broker goes away: the check through wired fails, wired is demoted at once (Wi-Fi is
+    // saved), and the failure is "retrying" within the offline grace.
     broker.kill('SIGKILL');
-    await until(b, (n) => n.phase === 'exception' && n.active === 'wifi', 'exception on Wi-Fi');
-    expect(net(b).reason).toBe(`wlan0 is up but 127.0.0.1:${port} is unreachable: ECONNREFUSED`);
-    await waitFor(() => led(b)?.state === 'network-exception', 5_000);
-    expect(led(b)).toMatchObject({ color: 'red', mode: 'slow' });
+    await until(b, (n) => n.active === 'wifi' && n.check?.via === 'wifi' && n.check.ok === false, 'fallback to Wi-Fi');
+    expect(net(b)).toMatchObject({ phase: 'connecting', reason: `wlan0 is up but 127.0.0.1:${port} is unreachable: ECONNREFUSED; retrying` });
     const logs = b.sup.logging.ring.recent().filter((l) => l.component === 'network' && l.msg === 'wired uplink demoted: falling back to Wi-Fi');
     expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatchObject({ reason: `eth0 is up but 127.0.0.1:${port} is unreachable: ECONNREFUSED` });
   });
 
   it('cable in but no router → network exception with the cause (slow red)', async () => {
@@ -127,7 +127,9 @@ describe('network manager on the sim board', () => {
   });
 
   it('no network, nothing saved → provisioning (fast blue); network.provision saves 0600 secrets and joins', async () => {
-    const dir = prepare();
+    const port = await freePort();
+    const dir = prepare({ brokerPort: port });
+    broker = await startBroker(dir, port);
     const b = await boot(dir);
     await call(b, 'sim.link', { iface: 'eth0', carrier: false });
     await until(b, (n) => n.phase === 'provisioning', 'provisioning');
@@ -176,6 +178,19 @@ describe('network manager on the sim board', () => {
 });
 
 describe('network manager on the sim board, under fake timers', () => {
+  it('cloud unreachable through both uplinks: "connecting" for the offline grace (30 s), then exception (slow red)', async () => {
+    vi.useFakeTimers(FAKE);
+    const port = await freePort(); // nothing listens there
+    const b = await boot(prepare({ brokerPort: port, wifi: { ssid: 'Home', psk: 'correct horse' } }), { ...TIMINGS, checkRetryMs: 5_000, demoteBackoff: { baseMs: 120_000, maxMs: 600_000 } });
+    await call(b, 'sim.wifi', { accessPoints: [{ ssid: 'Home', psk: 'correct horse', quality: 80 }] });
+    await vi.waitFor(() => expect(net(b)).toMatchObject({ active: 'wifi', check: { via: 'wifi', ok: false } }), { timeout: 5_000, interval: 20 });
+    expect(net(b).phase).toBe('connecting');
+    expect(led(b)).toMatchObject({ state: 'working' });
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(net(b)).toMatchObject({ phase: 'exception', reason: `wlan0 is up but 127.0.0.1:${port} is unreachable: ECONNREFUSED` });
+    expect(led(b)).toMatchObject({ state: 'network-exception', color: 'red', mode: 'slow' });
+  });
+
   it('saved Wi-Fi out of range → exception; retried on a backoff; Wi-Fi lost and back → rejoined', async () => {
     vi.useFakeTimers(FAKE);
     const b = await boot(prepare({ wifi: { ssid: 'Home', psk: 'correct horse' } }), { ...TIMINGS, wifiBackoff: { baseMs: 5_000, maxMs: 60_000 } });

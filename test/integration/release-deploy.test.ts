@@ -158,6 +158,18 @@ afterAll(() => {
 });
 
 describe('deploy over SSH: atomic switch, health check, rollback', () => {
+  it('says what is missing before touching the dev kit', async () => {
+    const noHost = spawnSync('bash', [join(REPO, 'scripts/release/deploy.sh'), 'x.tar.gz'], { encoding: 'utf8', env: { ...process.env, CAMD_DEVKIT: '' } });
+    expect(noHost.status).toBe(1);
+    expect(noHost.stderr).toContain('no target: pass --host user@devkit or set CAMD_DEVKIT');
+    const odd = join(tmp, 'firmware.tgz');
+    writeFileSync(odd, '');
+    const r = await deploy(odd);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('is not named camd-<version>-linux-<arch>.tar.gz');
+    expect(existsSync(callLog)).toBe(false);
+  });
+
   it('refuses a release for another architecture and changes nothing', async () => {
     const other = HOST_ARCH === 'x64' ? 'arm64' : 'x64';
     const r = await deploy(makeRelease('0.1.0', { arch: other }));

@@ -368,6 +368,8 @@ export class Outbox {
 
   /** While flash cannot be written, memory holds at most the outbox bound: drop (and count) as on disk. */
   private boundPending(): void {
+    // A burst while flash works is written first and then trimmed by the on-disk policy.
+    if (this.writeError === undefined) return;
     while (this.pendingBytes > this.maxBytes && this.pending.length > 1) {
       let i = this.pending.findIndex((p) => p.prio === 'l');
       if (i < 0) i = 0;

@@ -95,6 +95,15 @@ describe('network policy: wired over Wi-Fi', () => {
     expect(decide(input({ saved: { ssid: 'Home' }, routePreference: 'wired', check, now: T + 1 })).phase).toBe('exception');
   });
 
+  it('a demoted wired link is still used when Wi-Fi cannot take over, and not demoted again', () => {
+    const demoted = { until: T + 30_000, reason: 'eth0 is up but b is unreachable: ECONNREFUSED' };
+    const check = { via: 'wired' as const, ok: false, target: 'b', error: 'ECONNREFUSED', failingSince: T - 40_000 };
+    const d = decide(input({ saved: { ssid: 'Home' }, wiredDemoted: demoted, routePreference: 'wired', check }));
+    expect(d.active).toBe('wired');
+    expect(d.phase).toBe('exception');
+    expect(d.actions).toEqual([{ type: 'join-wifi', ssid: 'Home' }]);
+  });
+
   it('while wired is demoted, Wi-Fi carries the traffic; after the demotion ends wired is tried again', () => {
     const demoted = { until: T + 30_000, reason: 'eth0 is up but b is unreachable: ECONNREFUSED' };
     const base = { saved: { ssid: 'Home' }, wifi: { connected: true, ssid: 'Home' }, routePreference: 'wired' as const };

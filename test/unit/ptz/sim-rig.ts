@@ -30,20 +30,29 @@ export async function displace(twin: PelcoDTwin, pan: number, tilt?: number): Pr
   await vi.advanceTimersByTimeAsync(15_000);
 }
 
-/** Advances the fake clock in small steps until `p` settles (or maxMs passed). */
-export async function settle<T>(p: Promise<T>, maxMs = 20_000, stepMs = 10): Promise<T> {
+/**
+ * Advances the fake clock in small steps until `p` settles, or `maxMs` of fake time passed.
+ * `realMs` bounds the wait for promises that also need real I/O (booting reads config files).
+ */
+export async function settle<T>(p: Promise<T>, maxMs = 20_000, stepMs = 10, realMs = 0): Promise<T> {
   let done = false;
   void p.then(
     () => (done = true),
     () => (done = true),
   );
-  for (let t = 0; t < maxMs && !done; t += stepMs) await vi.advanceTimersByTimeAsync(stepMs);
+  const realEnd = performance.now() + realMs;
+  for (let t = 0; !done && (t < maxMs || performance.now() < realEnd); t += stepMs) {
+    // Real I/O (config files at boot) needs turns of the real event loop between fake steps.
+    await new Promise((r) => setImmediate(r));
+    await vi.advanceTimersByTimeAsync(stepMs);
+  }
   return p;
 }
 
 export async function bootPtz(opts: { before?: (b: BootedSim) => Promise<void>; hardware?: HardwareOptions; home?: boolean } = {}): Promise<PtzRig> {
   // The service is started by hand after the board is up, so a test can move the twins first.
-  const b = await bootSim({ services: [], hardware: opts.hardware });
+  // A silent receiver costs a reply timeout at open: the clock must run while the board opens.
+  const b = await settle(bootSim({ services: [], hardware: opts.hardware }), 1000, 10, 20_000);
   await opts.before?.(b);
   const svc = new PtzService(b.sup.ctx);
   await svc.start();

@@ -1,0 +1,26 @@
+import type { LensName } from '../capture/types.js';
+
+export interface LiveSessionState {
+  id: string;
+  lenses: LensName[];
+  /** Scheme, host and port only: stream keys are secrets. */
+  url: string;
+  startedAt: number;
+  profile: string;
+  /** The stream goes out as recorded (no encode). */
+  copy: boolean;
+  audio: boolean;
+  frames: number;
+}
+
+/** State slice `live`: the pushes running now and talk playback. */
+export interface LiveState {
+  sessions: LiveSessionState[];
+  talk: { url: string; since: number; suspended: boolean; pid?: number } | null;
+}
+
+declare module '../state/store.js' {
+  interface CamState {
+    live?: LiveState;
+  }
+}

@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../harness/daemon.js';
+import { bootSim, type BootedSim } from '../harness/boot.js';
+import { coreCommands } from '../../src/supervisor/core-commands.js';
+import { captureServices } from '../../src/capture/services.js';
+import type { TapFrame } from '../../src/capture/types.js';
+import { processesMentioning, smallBoard, testDir } from '../unit/capture/media-fixture.js';
+
+let booted: BootedSim | undefined;
+afterEach(async () => {
+  await booted?.dispose();
+  booted = undefined;
+});
+
+async function boot(config: Record<string, unknown> = {}): Promise<BootedSim> {
+  const dir = testDir(config);
+  booted = await bootSim({ dir, board: smallBoard(dir), services: [coreCommands, ...captureServices] });
+  return booted;
+}
+
+function collect(b: BootedSim): TapFrame[] {
+  const frames: TapFrame[] = [];
+  // Copy: the tap reuses its buffers once the handler returns.
+  b.sup.bus.on({ name: 'test' }, 'capture.frame', (f) => void frames.push({ ...f, data: Buffer.from(f.data) }));
+  return frames;
+}
+
+describe('capture pipeline (real ffmpeg on real footage)', () => {
+  it('taps gray and rgb24 frames of both lenses at the configured size and rate, in pairs', async () => {
+    const b = await boot();
+    const frames = collect(b);
+    await waitFor(() => ['wide', 'ptz'].every((l) => frames.filter((f) => f.lens === l && f.format === 'rgb24').length >= 6), 15_000);
+    const wide = frames.filter((f) => f.lens === 'wide');
+    const gray = wide.filter((f) => f.format === 'gray');
+    const rgb = wide.filter((f) => f.format === 'rgb24');
+    expect(gray[0]).toMatchObject({ width: 64, height: 36 });
+    expect(gray[0]!.data.length).toBe(64 * 36);
+    expect(rgb[0]).toMatchObject({ width: 128, height: 72 });
+    expect(rgb[0]!.data.length).toBe(128 * 72 * 3);
+    // Each rgb24 frame follows the gray frame of the same instant.
+    for (const r of rgb) {
+      const i = wide.indexOf(r);
+      expect(wide[i - 1]).toMatchObject({ format: 'gray', seq: r.seq, ts: r.ts });
+    }
+    // A real picture, not a constant: the footage has structure.
+    const px = gray.at(-1)!.data;
+    expect(Math.max(...px) - Math.min(...px)).toBeGreaterThan(50);
+    // The gray frame is the luma of the rgb frame of the same instant (same field of view).
+    const g = gray.at(-1)!;
+    const c = rgb.find((f) => f.seq === g.seq)!;
+    const luma = (x: number, y: number) => {
+      const i = ((y * 2) * 128 + x * 2) * 3;
+      return 0.299 * c.data[i]! + 0.587 * c.data[i + 1]! + 0.114 * c.data[i + 2]!;
+    };
+    let diff = 0;
+    for (let y = 0; y < 36; y += 4) for (let x = 0; x < 64; x += 4) diff += Math.abs(g.data[y * 64 + x]! - luma(x, y));
+    expect(diff / (9 * 16)).toBeLessThan(25);
+    // Rate: 5 fps configured; frames are stamped at arrival, so look at the spacing.
+    const span = (gray.at(-1)!.ts - gray[0]!.ts) / (gray.length - 1);
+    expect(span).toBeGreaterThan(120);
+    expect(span).toBeLessThan(300);
+    await waitFor(() => b.sup.state.get().capture?.wide?.tap.delivered! >= 6, 5000);
+    const st = b.sup.state.get().capture!.wide!;
+    expect(st).toMatchObject({ status: 'running', recording: false, orientation: 'normal', reencode: false });
+    expect(st.tap.gray).toEqual({ width: 64, height: 36 });
+  });
+
+  it('restarts a kill -9ed ffmpeg and the frames come back', async () => {
+    const b = await boot();
+    const frames = collect(b);
+    await waitFor(() => !!b.sup.state.get().children['capture.wide']?.pid && frames.some((f) => f.lens === 'wide'), 10_000);
+    const pid = b.sup.state.get().children['capture.wide']!.pid!;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !existsSync(`/proc/${pid}`) || false, 5000);
+    const killedAt = Date.now();
+    await waitFor(() => {
+      const h = b.sup.state.get().children['capture.wide'];
+      return !!h?.pid && h.pid !== pid && frames.some((f) => f.lens === 'wide' && f.ts > killedAt + 100);
+    }, 15_000);
+    const h = b.sup.state.get().children['capture.wide']!;
+    expect(h.restarts).toBeGreaterThanOrEqual(1);
+    expect(h.lastExit?.signal).toBe('SIGKILL');
+  });
+
+  it('sleep really stops capture: no ffmpeg left, no frames; waking brings both back', async () => {
+    const b = await boot();
+    const frames = collect(b);
+    await waitFor(() => frames.filter((f) => f.lens === 'ptz').length > 2 && frames.filter((f) => f.lens === 'wide').length > 2, 10_000);
+    const before = processesMentioning(b.dir);
+    expect(before.length).toBeGreaterThanOrEqual(2);
+    const r = await b.sup.commands.execute('sleep.set', { on: true }, { source: 'cloud' });
+    expect(r).toMatchObject({ ok: true, result: { sleeping: true } });
+    expect(b.sup.state.get().sleeping).toBe(true);
+    // Not a flag: the processes are gone…
+    expect(processesMentioning(b.dir)).toEqual([]);
+    for (const pid of before) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    // …and nothing arrives for a while.
+    const n = frames.length;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(frames.length).toBe(n);
+    expect(b.sup.state.get().capture?.wide?.status).toBe('sleeping');
+    expect(b.sup.config.get().capture.sleep).toBe(true);
+    // Commands that need a picture say why they cannot.
+    const snap = await b.sup.commands.execute('snapshot', { lens: 'wide' }, { source: 'cloud' });
+    expect(snap).toMatchObject({ ok: false, error: { code: 'unavailable' } });
+
+    const t0 = Date.now();
+    const w = await b.sup.commands.execute('sleep.set', { on: false }, { source: 'cloud' });
+    expect(w).toMatchObject({ ok: true, result: { sleeping: false } });
+    await waitFor(() => frames.some((f) => f.ts > t0 && f.lens === 'wide') && frames.some((f) => f.ts > t0 && f.lens === 'ptz'), 10_000);
+    expect(processesMentioning(b.dir).length).toBeGreaterThanOrEqual(2);
+    expect(b.sup.state.get().sleeping).toBe(false);
+  });
+});
