@@ -96,8 +96,8 @@ export class PatternPlayer<C extends string> {
 
   private apply(levels: Record<C, boolean>): void {
     const entries = Object.entries(levels) as [C, boolean][];
-    for (const [c, on] of entries) if (on) this.write(this.parts[c], true);
     for (const [c, on] of entries) if (!on) this.write(this.parts[c], false);
+    for (const [c, on] of entries) if (on) this.write(this.parts[c], true);
   }
 
   private write(part: OnOffPart | undefined, on: boolean): void {

@@ -36,6 +36,7 @@ export class AlarmService implements Service {
   private outputs!: AlarmOutputs;
   private timer: TimerHandle | undefined;
   private active = false;
+  private stopped = false;
   private unsubscribers: (() => void)[] = [];
   private readonly log: Logger;
 
@@ -72,6 +73,7 @@ export class AlarmService implements Service {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const u of this.unsubscribers.splice(0)) u();
     this.ctx.clock.clearTimeout(this.timer);
     this.timer = undefined;
@@ -145,7 +147,7 @@ export class AlarmService implements Service {
   }
 
   private onCameraEvent(e: CameraEvent): void {
-    if (e.kind !== 'detection') return;
+    if (e.kind !== 'detection' || this.stopped) return;
     const m = DETECTION_START.exec(e.type);
     if (!m) return;
     const type = m[1] as DetectionType;
@@ -190,6 +192,7 @@ export class AlarmService implements Service {
 
   /** Drives the outputs to the holds; resolves when the spotlight change (if any) is done. */
   private reconcile(reason: StopReason): Promise<void> {
+    if (this.stopped) return this.outputs.settled();
     const now = this.ctx.clock.now();
     if (this.holds.expire(now)) reason = 'timeout';
     const cfg = this.ctx.config.get();

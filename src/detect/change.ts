@@ -139,10 +139,15 @@ export class ChangeDetector {
     const { bg, changedFor, hist, colCell, cellCount, cellSum } = this;
 
     // Exposure: the median difference over a sparse sample is the global brightness step.
+    // The same sample also estimates how much changed *before* compensation.
     hist.fill(0);
     let samples = 0;
+    let rawChanged = 0;
+    const thr = o.pixelThreshold;
     for (let i = 0; i < n; i += 7) {
-      hist[(src[i]! - bg[i]! + 255.5) | 0]!++;
+      const d = src[i]! - bg[i]!;
+      hist[(d + 255.5) | 0]!++;
+      if (d > thr || d < -thr) rawChanged++;
       samples++;
     }
     const offset = histMedian(hist, samples) - 255;
@@ -152,7 +157,6 @@ export class ChangeDetector {
     const quiet = ts < this.settleUntil || this.calibrating;
     const a = alpha(dt, quiet ? o.calibrateMs : o.backgroundMs);
     const ab = alpha(dt, o.absorbMs);
-    const thr = o.pixelThreshold;
     // Frames a pixel must stay changed before it is absorbed (time-based via the frame interval).
     this.frameMs = this.frameMs === 0 ? dt : this.frameMs + 0.1 * (dt - this.frameMs);
     const absorbAfter = Math.min(65535, Math.max(1, Math.round(o.absorbAfterMs / Math.max(1, this.frameMs))));
@@ -161,7 +165,11 @@ export class ChangeDetector {
     cellSum.fill(0);
     const count = thresholdPass(src, bg, changedFor, colCell, cellCount, cellSum, width, this.cell, gw, offset, thr, quiet ? a : -1, a, ab, absorbAfter);
     const changedFraction = count / n;
-    if (changedFraction > o.lightChangeFraction && !this.calibrating) {
+    // A light change: most of the frame changed, and not uniformly (a uniform step is exposure,
+    // already compensated). Compensation alone would turn "70 % got brighter" into "the other
+    // 30 % got darker", so the raw share decides too.
+    const lightChange = Math.max(changedFraction, rawChanged / samples) > o.lightChangeFraction && changedFraction > 0.05;
+    if (lightChange && !this.calibrating) {
       this.calibrating = true;
       // Start adapting at once: the whole frame is the new normal.
       const fast = alpha(dt, o.calibrateMs);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { backoffDelay, type Clock, type TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { NetworkSummary } from '../state/store.js';
-import { describeTarget, type CheckTarget, type ConnectivityChecker } from './connectivity.js';
+import type { CheckTarget, ConnectivityChecker } from './connectivity.js';
 import { decide, type Decision, type NetworkAction, type PolicyInput } from './policy.js';
 import { METRIC_PREFERRED, METRIC_STANDBY, WifiError, type LinkBackend, type LinkReading, type Uplink, type WifiBackend } from './types.js';
 
@@ -170,7 +170,7 @@ export class NetworkController {
     const decision = decide(input);
     this.lastDecision = decision;
     deps.onDecision(this.summary(decision, wired, wifiLink, conn, saved !== null), decision);
-    this.armWake(decision, input);
+    this.armWake(input);
 
     let changed = false;
     for (const action of decision.actions) {
@@ -257,13 +257,13 @@ export class NetworkController {
   }
 
   /** Wake up when a backoff ends, so a retry does not wait for the next poll. */
-  private armWake(decision: Decision, input: PolicyInput): void {
+  private armWake(input: PolicyInput): void {
     const now = input.now;
     const graceEnd = input.check && !input.check.ok ? (input.check.failingSince ?? now) + input.graceMs : undefined;
     const times = [input.wiredDemoted?.until, input.wifiFailure?.retryAt, graceEnd].filter((t): t is number => t !== undefined && t > now);
     this.deps.clock.clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
-    if (times.length && decision) this.wakeTimer = this.deps.clock.setTimeout(() => this.schedule(), Math.min(...times) - now);
+    if (times.length) this.wakeTimer = this.deps.clock.setTimeout(() => this.schedule(), Math.min(...times) - now);
   }
 
   private summary(d: Decision, wired: LinkReading, wifiLink: LinkReading, conn: { ssid: string; quality: number | null } | null, saved: boolean): NetworkSummary {
@@ -275,7 +275,7 @@ export class NetworkController {
       active: d.active,
       wired: { iface: wired.iface, carrier: wired.carrier, hasRoute: wired.defaultRoute !== null, address: wired.address },
       wifi: { iface: wifiLink.iface, ssid: conn?.ssid ?? null, signal: conn?.quality ?? null, connected: conn !== null, saved },
-      ...(check ? { check: { via: check.via, ok: check.ok, target: check.target ?? describeTarget(target!), at: check.at, ...(check.error ? { error: check.error } : {}) } } : {}),
+      ...(check ? { check: { via: check.via, ok: check.ok, target: check.target, at: check.at, ...(check.error ? { error: check.error } : {}) } } : {}),
     };
   }
 

@@ -203,7 +203,8 @@ export class PtzService implements Service {
     const slot = this.slots[key];
     if (this.stopped || !slot.ctrl) return;
     const message = err.code === 'EIO' ? `${LABEL[key]}: ${err.message}` : `${LABEL[key]} does not answer: ${err.message}`;
-    const first = slot.status !== 'unavailable';
+    // Logged once per outage, not on every failed retry.
+    const first = !(FAULT[key] in this.ctx.state.get().faults);
     slot.status = 'unavailable';
     slot.homed = false;
     slot.error = message;

@@ -59,7 +59,7 @@ describe('event outbox across kill -9', () => {
     }
     // Two more batches on their way in, events being published: now SIGKILL.
     const inflight = [4, 5].map((b) => emit(d1, b).then((r) => (r.ok ? b : undefined), () => undefined));
-    await until(() => cloud.on(`${BASE}/events`).length > 0, 'events flowing');
+    await until(() => cloud.on(`${BASE}/events`).length >= 500, 'events flowing');
     const atKill = cloud.on(`${BASE}/events`).length;
     d1.proc.kill('SIGKILL');
     expect((await d1.exited).signal).toBe('SIGKILL');
