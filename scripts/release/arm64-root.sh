@@ -58,10 +58,20 @@ if ! done_step node; then
   tar xzf "$dl/npm-$CAMD_NPM_VERSION.tgz" -C "$R/usr/local/lib/node_modules/npm" --strip-components=1
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$R/usr/local/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$R/usr/local/bin/npx"
-  # node-gyp must build against the headers shipped with this node (nodejs.org is unreachable).
-  printf 'nodedir=/usr/local\nfund=false\naudit=false\nupdate-notifier=false\n' > "$R/root/.npmrc"
   mark node
 fi
+
+# npm inside the root: node-gyp builds against the headers shipped with this Node (no header
+# download), and it trusts what this machine's npm trusts: behind a TLS-inspecting proxy the host's
+# npm has a cafile that Node's built-in CA list lacks. Rewritten every run (cheap).
+{
+  printf 'nodedir=/usr/local\nfund=false\naudit=false\nupdate-notifier=false\n'
+  ca=${NODE_EXTRA_CA_CERTS:-$(npm config get cafile 2>/dev/null || true)}
+  if [[ -n $ca && $ca != null && -f $ca ]]; then
+    install -D -m 0644 "$ca" "$R/usr/local/share/camd-build/ca.crt"
+    printf 'cafile=/usr/local/share/camd-build/ca.crt\n'
+  fi
+} > "$R/root/.npmrc"
 
 v=$(in_root node -p 'process.version + " " + process.arch')
 log "arm64 root ready: node $v, npm $(in_root npm -v 2>/dev/null) at $R"

@@ -169,8 +169,9 @@ describe('recording on the card (real ffmpeg, tmpfs card)', () => {
     writeFileSync(join(card, 'filler2.bin'), Buffer.alloc(Math.max(0, free2 - Math.floor(total * 0.05))));
     await waitFor(() => b.sup.state.get().storage?.status === 'full', 10_000);
     expect(events.some((e) => e.type === 'card.full')).toBe(true);
-    expect(await list()).toEqual([]);
     await waitFor(() => b.sup.state.get().capture?.wide?.recording === false, 5000);
+    // At most the segments ffmpeg finished while it was being told to stop.
+    expect((await list()).length).toBeLessThanOrEqual(2);
     // Space again → in use, recording again.
     rmSync(join(card, 'filler2.bin'));
     await waitFor(() => b.sup.state.get().storage?.status === 'in-use', 10_000);

@@ -5,7 +5,7 @@ import { LensPipeline, type LensPipelineOptions } from '../../../src/detect/pipe
 import { allEnabled, type PipelineSettings } from '../../../src/detect/settings.js';
 import type { EpisodeEvent } from '../../../src/detect/tracker.js';
 import type { FrameDetection, LensFrame } from '../../../src/detect/types.js';
-import { rgbOf, Scene, type Rect } from './scene.js';
+import { blankRgb, Scene, type Rect } from './scene.js';
 
 /** Sees the objects it is told about, when their centre lies inside one of the crops. */
 class FakeDetector implements ObjectDetector {
@@ -43,6 +43,7 @@ interface Harness {
 
 function harness(settings: PipelineSettings = allEnabled(), over: Partial<LensPipelineOptions> = {}): Harness {
   const scene = new Scene();
+  const rgb = blankRgb();
   const detector = new FakeDetector();
   const events: EpisodeEvent[] = [];
   const errors: Error[] = [];
@@ -67,7 +68,7 @@ function harness(settings: PipelineSettings = allEnabled(), over: Partial<LensPi
         const r = rect(i);
         const gray = scene.frame(r ? [r] : []);
         detector.objects = r && see ? [{ coco: 0, score: 0.8, box: { x: r.x / 160, y: r.y / 90, w: r.w / 160, h: r.h / 90 } }] : [];
-        const frame: LensFrame = { ts: t0 + i * 100, gray, rgb: rgbOf(gray) };
+        const frame: LensFrame = { ts: t0 + i * 100, gray, rgb };
         await pipeline.pushFrame(frame);
       }
     },
@@ -173,6 +174,8 @@ describe('lens pipeline', () => {
   it('more sensitivity never means fewer episodes (and 1 vs 100 differ)', async () => {
     const episodes = async (sensitivity: number): Promise<number> => {
       const h = harness(allEnabled(sensitivity));
+      const scene = new Scene();
+      const rgb = blankRgb();
       await h.play(0, 5, () => null);
       let t = 500;
       // Five visitors with decreasing detector scores, 6 s apart.
@@ -180,8 +183,7 @@ describe('lens pipeline', () => {
         h.detector.objects = [];
         for (let i = 0; i < 20; i++) {
           const r = walker(i);
-          const gray = new Scene().frame([r]);
-          const frame: LensFrame = { ts: t, gray, rgb: rgbOf(gray) };
+          const frame: LensFrame = { ts: t, gray: scene.frame([r]), rgb };
           h.detector.objects = [{ coco: 0, score, box: { x: r.x / 160, y: r.y / 90, w: r.w / 160, h: r.h / 90 } }];
           await h.pipeline.pushFrame(frame);
           t += 100;
@@ -194,6 +196,7 @@ describe('lens pipeline', () => {
     };
     const counts = [];
     for (const s of [1, 25, 50, 75, 100]) counts.push(await episodes(s));
+    expect(counts).toEqual([1, 2, 3, 4, 5]); // one more visitor passes per step with these scores
     for (let i = 1; i < counts.length; i++) expect(counts[i]).toBeGreaterThanOrEqual(counts[i - 1]!);
     expect(counts[0]).toBeLessThan(counts.at(-1)!);
   });

@@ -54,16 +54,10 @@ export class Scene {
   }
 }
 
-/** An RGB frame of the same scene (gray replicated), 4x the gray resolution. */
-export function rgbOf(g: GrayFrame, scale = 4): RgbFrame {
-  const width = g.width * scale;
-  const height = g.height * scale;
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const v = g.data[((y / scale) | 0) * g.width + ((x / scale) | 0)]!;
-      data.fill(v, (y * width + x) * 3, (y * width + x) * 3 + 3);
-    }
-  }
-  return { width, height, data };
+/**
+ * A blank RGB frame of the size the capture tap would send next to a 160x90 gray frame. The
+ * pipeline only hands it to the detector; the fake detectors in these tests never read pixels.
+ */
+export function blankRgb(width = 640, height = 360): RgbFrame {
+  return { width, height, data: new Uint8Array(width * height * 3) };
 }
