@@ -1,4 +1,5 @@
 import { alarmService } from './alarm/service.js';
+import { captureServices } from './capture/services.js';
 import { cloudService } from './cloud/service.js';
 import { controlServer } from './control/server.js';
 import { healthService } from './health/service.js';
@@ -13,4 +14,4 @@ import type { ServiceFactory } from './supervisor/service.js';
  * The services of one boot, in start order (stop runs in reverse). The control socket starts
  * first so `camctl status` works while the rest boots, and stops last.
  */
-export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, cloudService, indicatorService, resetService, networkService, healthService, alarmService, ptzService];
+export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, cloudService, indicatorService, resetService, networkService, healthService, alarmService, ptzService, ...captureServices];

@@ -49,15 +49,17 @@ root_umount() {
 }
 
 # Run a command inside the arm64 root (as root, cwd /). Uses chroot when binfmt is registered,
-# otherwise proot with an explicit emulator.
-in_root() {
+# otherwise proot with an explicit emulator. in_root_exec replaces the calling (sub)shell, so
+# `in_root_exec cmd &` gives $! = the emulated process itself, which then gets our signals.
+in_root_exec() {
   local r=$CAMD_ARM64_ROOT
   if [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
-    chroot "$r" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+    exec chroot "$r" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
       LANG=C.UTF-8 "$@"
   else
-    proot -q qemu-aarch64-static -0 -r "$r" -b /proc -b /dev -b /sys -w / \
+    exec proot -q qemu-aarch64-static -0 -r "$r" -b /proc -b /dev -b /sys -w / \
       /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
       LANG=C.UTF-8 "$@"
   fi
 }
+in_root() { (in_root_exec "$@"); }

@@ -108,7 +108,8 @@ export function captureArgs(i: CaptureArgsInput): string[] {
   const rgb = i.tap.rgbWidth > 0 && i.tap.rgbHeight > 0;
   if (rgb && !i.rgbSocket) throw new Error('rgb tap needs a socket');
   const branches = reencode ? ['vmain', 'vtap', 'vsnap'] : ['vtap', 'vsnap'];
-  const scale = (w: number, h: number): string => `scale=${w}:${h}:flags=fast_bilinear`;
+  // area: a true average when shrinking; point-sampling scalers alias fine detail into noise the change detector would see.
+  const scale = (w: number, h: number): string => `scale=${w}:${h}:flags=area`;
   const graph = [
     `[0:v]${o ? `${o},` : ''}split=${branches.length}${branches.map((b) => `[${b}]`).join('')}`,
     rgb

@@ -98,6 +98,8 @@ export class LensPipeline {
   async start(settings: PipelineSettings): Promise<void> {
     const { deps } = this;
     this.settings = settings;
+    // A picture of the previous run (other orientation, other settings) must not pass for a new one.
+    await fs.rm(this.snapshotFile, { force: true });
     const { tap } = settings;
     const grayPool = new FramePool(tap.width * tap.height);
     const rgb = tap.rgbWidth > 0 && tap.rgbHeight > 0;

@@ -1,8 +1,8 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
+import { GopCache } from './ts-gop.js';
 import { UnixServer } from './unix-socket.js';
 
-const TS_PACKET = 188;
 /** A viewer further behind than this is cut off rather than buffered for. */
 const MAX_CLIENT_BACKLOG = 8 * 1024 * 1024;
 
@@ -13,7 +13,8 @@ export function relayPath(runDir: string, lens: string): string {
 
 /**
  * Fans one lens's main stream out to local readers (live pushes). The capture ffmpeg writes the
- * stream into `in`; every reader connected to `out` gets it from the next TS packet boundary on.
+ * stream into `in`; a reader connecting to `out` first gets the current GOP (from the last
+ * keyframe, see ts-gop.ts) and then the live stream, in whole TS packets.
  * Readers never slow capture down: one that falls too far behind is disconnected. The stream
  * passes through unchanged (compressed: about the bitrate of the lens, no decoding here).
  */
@@ -21,9 +22,8 @@ export class RelayHub {
   private readonly inServer: UnixServer;
   private readonly outServer: UnixServer;
   private input: net.Socket | undefined;
-  private inBytes = 0;
-  private readonly joined = new Set<net.Socket>();
-  private readonly waiting = new Set<net.Socket>();
+  private readonly gop = new GopCache();
+  private readonly readersSet = new Set<net.Socket>();
   bytes = 0;
 
   constructor(
@@ -40,7 +40,7 @@ export class RelayHub {
   }
 
   get readers(): number {
-    return this.joined.size + this.waiting.size;
+    return this.readersSet.size;
   }
 
   async start(): Promise<void> {
@@ -50,17 +50,16 @@ export class RelayHub {
 
   async stop(): Promise<void> {
     this.input = undefined;
-    this.joined.clear();
-    this.waiting.clear();
+    this.readersSet.clear();
     await this.outServer.close();
     await this.inServer.close();
   }
 
   private onInput(sock: net.Socket): void {
-    // A new ffmpeg run: its stream starts on a packet boundary.
+    // A new ffmpeg run: a new stream (packet boundaries, PAT/PMT, timestamps start afresh).
     this.input?.destroy();
     this.input = sock;
-    this.inBytes = 0;
+    this.gop.reset();
     sock.on('data', (chunk: Buffer) => {
       if (this.input !== sock) return;
       this.forward(chunk);
@@ -70,24 +69,18 @@ export class RelayHub {
   private onReader(sock: net.Socket): void {
     // Readers only read; anything they send is ignored.
     sock.resume();
-    this.waiting.add(sock);
-    sock.once('close', () => {
-      this.waiting.delete(sock);
-      this.joined.delete(sock);
-    });
+    this.readersSet.add(sock);
+    sock.once('close', () => this.readersSet.delete(sock));
+    const prefix = this.gop.prefix();
+    if (prefix.length) this.write(sock, Buffer.concat(prefix));
   }
 
   private forward(chunk: Buffer): void {
-    const skip = (TS_PACKET - (this.inBytes % TS_PACKET)) % TS_PACKET;
-    this.inBytes += chunk.length;
     this.bytes += chunk.length;
-    for (const r of this.joined) this.write(r, chunk);
-    if (skip >= chunk.length) return;
-    for (const r of this.waiting) {
-      this.waiting.delete(r);
-      this.joined.add(r);
-      this.write(r, skip ? chunk.subarray(skip) : chunk);
-    }
+    const packets = this.gop.push(chunk);
+    if (packets.length === 0 || this.readersSet.size === 0) return;
+    const data = packets.length === 1 ? packets[0]! : Buffer.concat(packets);
+    for (const r of this.readersSet) this.write(r, data);
   }
 
   private write(r: net.Socket, data: Buffer): void {

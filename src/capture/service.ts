@@ -22,7 +22,8 @@ import './types.js';
 const Lens = z.enum(LENSES);
 /** A snapshot older than this means the lens's ffmpeg is not delivering. */
 const SNAPSHOT_MAX_AGE_MS = 3000;
-const STATS_MS = 1000;
+/** Tap counters change with every frame: publish them every few seconds, not per frame (the cloud mirrors the state). */
+const STATS_MS = 5000;
 
 interface Running {
   pipeline: LensPipeline;

@@ -111,6 +111,8 @@ export class TapPairer {
   private pending = new Map<number, Pending>();
   private nextGray = 0;
   private nextRgb = 0;
+  /** Frames numbered below this lost their twin already: a late twin is dropped at once. */
+  private floor = 0;
   private slot: FramePair | undefined;
   private scheduled = false;
   readonly counts = { frames: 0, delivered: 0, dropped: 0, unpaired: 0 };
@@ -119,6 +121,7 @@ export class TapPairer {
 
   gray(buf: Buffer): void {
     const p = this.entry(this.nextGray++);
+    if (!p) return this.discard({ gray: buf }, true);
     p.gray = buf;
     this.check(p);
   }
@@ -129,6 +132,7 @@ export class TapPairer {
       return;
     }
     const p = this.entry(this.nextRgb++);
+    if (!p) return this.discard({ rgb: buf }, true);
     p.rgb = buf;
     this.check(p);
   }
@@ -139,17 +143,20 @@ export class TapPairer {
     this.pending.clear();
     this.nextGray = 0;
     this.nextRgb = 0;
+    this.floor = 0;
   }
 
-  private entry(seq: number): Pending {
+  private entry(seq: number): Pending | undefined {
+    if (seq < this.floor) return undefined;
     let p = this.pending.get(seq);
     if (!p) {
       p = { seq, ts: this.opts.now() };
       this.pending.set(seq, p);
-      const max = this.opts.maxPending ?? 3;
+      const max = this.opts.maxPending ?? 6;
       while (this.pending.size > max) {
         const oldest = this.pending.values().next().value!;
         this.pending.delete(oldest.seq);
+        this.floor = Math.max(this.floor, oldest.seq + 1);
         this.discard(oldest, true);
       }
     }

@@ -31,7 +31,7 @@ export async function planConnection(
   if (!tls && !cloud.allowPlaintext) {
     return {
       kind: 'refused',
-      reason: `plaintext ${cloud.url} refused: the cloud link must use mqtts:// (set cloud.allowPlaintext only for a local simulator broker)`,
+      reason: `plaintext ${redactUrl(cloud.url)} refused: the cloud link must use mqtts:// (set cloud.allowPlaintext only for a local simulator broker)`,
     };
   }
   const s = mqttSecrets ?? {};
@@ -66,6 +66,11 @@ export async function planConnection(
   const port = url.port || (tls ? '8883' : '1883');
   const summary = `${tls ? 'mqtts' : 'mqtt'}://${url.hostname}:${port}${tls ? ` (server verified${s.caFile ? ' by caFile' : ' by system CAs'}${s.certFile ? ', client certificate' : ''})` : ' (PLAINTEXT, simulator only)'}`;
   return { kind: 'ok', url: `${tls ? 'mqtts' : 'mqtt'}://${url.hostname}:${port}`, options, summary };
+}
+
+/** The broker URL without any user:password@ part, for the state, logs and faults. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(mqtts?:\/\/)[^@/]*@/, '$1');
 }
 
 async function readCredential(path: string, what: string): Promise<Buffer> {

@@ -1,8 +1,6 @@
 import type { Outbox } from './outbox/outbox.js';
 import type { OutRecord } from './outbox/record.js';
 
-/** Events published and not yet PUBACKed, at most: memory stays flat however deep the outbox is. */
-export const EVENT_WINDOW = 128;
 
 /**
  * Moves durable outbox records to the broker for one connection: QoS 1, in sequence order, at
@@ -20,7 +18,8 @@ export class EventPump {
   constructor(
     private readonly opts: {
       outbox: Outbox;
-      window?: number;
+      /** Events published and not yet PUBACKed, at most (Session.eventWindow). */
+      window: number;
       publish(rec: OutRecord): Promise<void>;
       onAck(rec: OutRecord): void;
       onError(err: unknown, rec: OutRecord): void;
@@ -38,7 +37,7 @@ export class EventPump {
   }
 
   private async loop(): Promise<void> {
-    const window = this.opts.window ?? EVENT_WINDOW;
+    const window = this.opts.window;
     this.pumping = true;
     try {
       while (this.active && this.inflight < window) {

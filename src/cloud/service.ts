@@ -5,7 +5,7 @@ import { loadIdentity, type Identity } from '../identity/identity.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { registerCloudCommands } from './commands.js';
 import { CommandRouter } from './command-router.js';
-import { planConnection } from './connect-plan.js';
+import { planConnection, redactUrl } from './connect-plan.js';
 import { EventPump } from './event-pump.js';
 import type { InboundMessage } from './inbound.js';
 import { Outbox } from './outbox/outbox.js';
@@ -123,7 +123,7 @@ export class CloudService implements Service {
       clock: ctx.clock,
       state: ctx.state,
       graceMs: () => ctx.config.get().network.offlineGraceSeconds * 1000,
-      describe: () => `cloud broker ${ctx.config.get().cloud.url} unreachable${this.session.lastError ? `: ${this.session.lastError}` : ''}`,
+      describe: () => `cloud broker ${redactUrl(ctx.config.get().cloud.url)} unreachable${this.session.lastError ? `: ${this.session.lastError}` : ''}`,
     });
     this.statePublisher.start();
     this.settings.start();
@@ -162,6 +162,7 @@ export class CloudService implements Service {
     await this.settings.publishNow();
     this.pump = new EventPump({
       outbox: this.outbox,
+      window: session.eventWindow,
       publish: (rec) => session.publish(topics.events, rec.payload, { qos: 1, retain: false }),
       onAck: (rec) => this.delivered(rec),
       onError: (err, rec) => {
@@ -200,7 +201,7 @@ export class CloudService implements Service {
     const health: CloudHealth = {
       link: session.phase,
       connected: session.connected,
-      broker: ctx.config.get().cloud.url,
+      broker: redactUrl(ctx.config.get().cloud.url),
       baseTopic: this.topics.base,
       since: session.since,
       attempt: session.attempt,

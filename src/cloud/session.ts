@@ -10,6 +10,8 @@ export type LinkPhase = 'connecting' | 'online' | 'offline' | 'refused' | 'stopp
 /** A session that lasted this long was healthy: the next failure starts the backoff over. */
 export const STABLE_MS = 30_000;
 export const BACKOFF = { baseMs: 1000, maxMs: 60_000, jitter: true } as const;
+/** Events in flight at most, whatever the broker allows: memory stays flat however deep the outbox is. */
+export const EVENT_WINDOW_MAX = 256;
 
 export interface SessionHooks {
   plan(): Promise<ConnectPlan>;
@@ -38,6 +40,10 @@ export class Session {
   private connectedAt: number | undefined;
   private retryTimer: TimerHandle | undefined;
   private stopped = false;
+  /** The broker's Receive Maximum (CONNACK): QoS 1 publishes awaiting PUBACK may never exceed it. */
+  private receiveMaximum = 65_535;
+  private qos1InFlight = 0;
+  private slotWaiters: { gen: number; go: () => void; fail: (e: Error) => void }[] = [];
 
   constructor(
     private readonly clock: Clock,
@@ -55,13 +61,49 @@ export class Session {
     void this.connect();
   }
 
-  /** Publishes on the current connection; resolves on PUBACK (QoS 1) or when written (QoS 0). */
-  publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions): Promise<void> {
+  /** How many events may be in flight: the broker's Receive Maximum, less room for replies and state. */
+  get eventWindow(): number {
+    return Math.max(1, Math.min(EVENT_WINDOW_MAX, this.receiveMaximum - 4));
+  }
+
+  /**
+   * Publishes on the current connection; resolves on PUBACK (QoS 1) or when written (QoS 0).
+   * QoS 1 publishes wait for a slot under the broker's Receive Maximum (MQTT 5 §3.3.4).
+   */
+  async publish(topic: string, payload: string | Buffer, opts: IClientPublishOptions): Promise<void> {
     const client = this.client;
-    if (!client || !this.connected) return Promise.reject(new Error('not connected'));
-    return new Promise((resolve, reject) => {
-      client.publish(topic, payload, opts, (err) => (err ? reject(err) : resolve()));
-    });
+    if (!client || !this.connected) throw new Error('not connected');
+    const gen = this.generation;
+    const qos1 = (opts.qos ?? 0) > 0;
+    if (qos1) await this.slot(gen);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.publish(topic, payload, opts, (err) => (err ? reject(err) : resolve()));
+      });
+    } finally {
+      if (qos1 && gen === this.generation) this.release();
+    }
+  }
+
+  private slot(gen: number): Promise<void> {
+    if (this.qos1InFlight < this.receiveMaximum) {
+      this.qos1InFlight++;
+      return Promise.resolve();
+    }
+    return new Promise((go, fail) => this.slotWaiters.push({ gen, go, fail }));
+  }
+
+  private release(): void {
+    const next = this.slotWaiters.shift();
+    if (next) next.go();
+    else this.qos1InFlight--;
+  }
+
+  /** A new connection starts with no publish in flight; waiters of the old one fail. */
+  private resetSlots(receiveMaximum: number): void {
+    this.receiveMaximum = receiveMaximum;
+    this.qos1InFlight = 0;
+    for (const w of this.slotWaiters.splice(0)) w.fail(new Error('not connected'));
   }
 
   subscribe(filters: string[]): Promise<{ topic: string; qos: number }[]> {
@@ -126,9 +168,10 @@ export class Session {
     const client = mqtt.connect(plan.url, plan.options);
     this.client = client;
     let wasConnected = false;
-    client.on('connect', () => {
+    client.on('connect', (connack) => {
       if (gen !== this.generation) return;
       wasConnected = true;
+      this.resetSlots(connack.properties?.receiveMaximum ?? 65_535);
       this.connectedAt = this.clock.now();
       this.lastConnectedAt = this.connectedAt;
       this.lastError = undefined;
@@ -157,6 +200,7 @@ export class Session {
     client.on('close', () => {
       if (gen !== this.generation) return;
       this.generation++;
+      this.resetSlots(this.receiveMaximum);
       this.client = undefined;
       client.end(true);
       this.closed(wasConnected);

@@ -36,9 +36,9 @@ export interface ChangeOptions {
   /** Time constant of the background while calibrating or settling. */
   calibrateMs: number;
   /**
-   * 3x3 box blur before differencing. Off by default: the capture tap's ffmpeg area scaler
-   * already averages ~5x5 source pixels into each gray pixel, which is the low-pass Frigate's
-   * blur provides after its cheaper resize. Turn on for a tap that subsamples.
+   * 3x3 box blur before differencing (Frigate's light blur). Costs about as much again as the
+   * rest, but without it H.264 ringing around high-contrast edges (road markings in the car
+   * clip) shows up as small persistent "changes" that keep the object detector busy.
    */
   blur: boolean;
 }
@@ -52,7 +52,7 @@ export const DEFAULT_CHANGE_OPTIONS: ChangeOptions = {
   lightChangeFraction: 0.5,
   settleMs: 3000,
   calibrateMs: 400,
-  blur: false,
+  blur: true,
 };
 
 export interface ChangeRegion {
@@ -165,10 +165,13 @@ export class ChangeDetector {
     cellSum.fill(0);
     const count = thresholdPass(src, bg, changedFor, colCell, cellCount, cellSum, width, this.cell, gw, offset, thr, quiet ? a : -1, a, ab, absorbAfter);
     const changedFraction = count / n;
-    // A light change: most of the frame changed, and not uniformly (a uniform step is exposure,
-    // already compensated). Compensation alone would turn "70 % got brighter" into "the other
-    // 30 % got darker", so the raw share decides too.
-    const lightChange = Math.max(changedFraction, rawChanged / samples) > o.lightChangeFraction && changedFraction > 0.05;
+    // A light change: most of the frame changed and it is not just an exposure step. The
+    // compensation turns "70 % got brighter" into "the other 30 % got darker", so when the raw
+    // change is large, a compensated change of half the limit already counts; an exposure
+    // step with a car in view (raw large, compensated ~15 %) does not.
+    const raw = rawChanged / samples;
+    const lim = o.lightChangeFraction;
+    const lightChange = changedFraction > lim || (raw > lim && changedFraction > lim / 2);
     if (lightChange && !this.calibrating) {
       this.calibrating = true;
       // Start adapting at once: the whole frame is the new normal.
@@ -294,19 +297,28 @@ function overlaps(a: Box, b: Box, padX: number, padY: number): boolean {
   return a.x - padX < b.x + b.w && b.x - padX < a.x + a.w && a.y - padY < b.y + b.h && b.y - padY < a.y + a.h;
 }
 
-/** 3x3 box blur (edges replicate), integer maths: sum * 3641 >> 15 ≈ sum / 9. */
+/** 3x3 box blur (edges replicate), integer maths: sum * 3641 >> 15 ≈ sum / 9. Edge cases are
+ * handled outside the inner loops, which keeps those loops branch-free. */
 export function blur3(src: Uint8Array, out: Uint8Array, rowSum: Uint16Array, width: number, height: number): void {
-  for (let y = 0; y < height; y++) {
-    const r = y * width;
-    for (let x = 0; x < width; x++) {
-      const i = r + x;
-      rowSum[i] = src[x > 0 ? i - 1 : i]! + src[i]! + src[x + 1 < width ? i + 1 : i]!;
+  const n = width * height;
+  if (width < 2 || height < 2) {
+    out.set(src.subarray(0, n));
+    return;
+  }
+  for (let r = 0; r < n; r += width) {
+    const e = r + width - 1;
+    rowSum[r] = src[r]! * 2 + src[r + 1]!;
+    let a = src[r]!;
+    let b = src[r + 1]!;
+    for (let i = r + 1; i < e; i++) {
+      const c = src[i + 1]!;
+      rowSum[i] = a + b + c;
+      a = b;
+      b = c;
     }
+    rowSum[e] = src[e - 1]! + src[e]! * 2;
   }
-  for (let y = 0; y < height; y++) {
-    const up = (y > 0 ? y - 1 : y) * width;
-    const r = y * width;
-    const dn = (y + 1 < height ? y + 1 : y) * width;
-    for (let x = 0; x < width; x++) out[r + x] = ((rowSum[up + x]! + rowSum[r + x]! + rowSum[dn + x]!) * 3641) >> 15;
-  }
+  for (let x = 0; x < width; x++) out[x] = ((rowSum[x]! * 2 + rowSum[x + width]!) * 3641) >> 15;
+  for (let i = width, e = n - width; i < e; i++) out[i] = ((rowSum[i - width]! + rowSum[i]! + rowSum[i + width]!) * 3641) >> 15;
+  for (let i = n - width; i < n; i++) out[i] = ((rowSum[i - width]! + rowSum[i]! * 2) * 3641) >> 15;
 }

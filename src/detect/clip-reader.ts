@@ -53,10 +53,13 @@ export function fitWidth(src: Size, width: number): Size {
   return { width: w, height: Math.max(2, Math.round((src.height * w) / src.width / 2) * 2) };
 }
 
-/** Accumulates a byte stream into fixed-size frames; pauses the stream when enough are queued. */
+/**
+ * Cuts a byte stream into fixed-size frames, copying each chunk once straight into a fresh
+ * frame buffer (no concatenation); pauses the stream when enough frames are queued.
+ */
 class FrameQueue {
-  private chunks: Buffer[] = [];
-  private bytes = 0;
+  private current: Uint8Array;
+  private filled = 0;
   private readonly frames: Uint8Array[] = [];
   ended = false;
 
@@ -65,6 +68,7 @@ class FrameQueue {
     private readonly stream: Readable,
     private readonly wake: () => void,
   ) {
+    this.current = new Uint8Array(frameBytes);
     stream.on('data', (c: Buffer) => this.onData(c));
     stream.on('end', () => {
       this.ended = true;
@@ -87,20 +91,20 @@ class FrameQueue {
   }
 
   private onData(c: Buffer): void {
-    this.chunks.push(c);
-    this.bytes += c.length;
-    if (this.bytes >= this.frameBytes) {
-      const all = Buffer.concat(this.chunks, this.bytes);
-      let off = 0;
-      while (all.length - off >= this.frameBytes) {
-        this.frames.push(new Uint8Array(all.buffer, all.byteOffset + off, this.frameBytes));
-        off += this.frameBytes;
+    let off = 0;
+    while (off < c.length) {
+      const n = Math.min(this.frameBytes - this.filled, c.length - off);
+      this.current.set(c.subarray(off, off + n), this.filled);
+      this.filled += n;
+      off += n;
+      if (this.filled === this.frameBytes) {
+        this.frames.push(this.current);
+        this.current = new Uint8Array(this.frameBytes);
+        this.filled = 0;
       }
-      const rest = all.subarray(off);
-      this.chunks = rest.length > 0 ? [rest] : [];
-      this.bytes = rest.length;
     }
-    if (this.frames.length >= 4) this.stream.pause();
+    // Generous, so one output never stalls ffmpeg while we wait for the other one.
+    if (this.frames.length >= 8) this.stream.pause();
     this.wake();
   }
 }
@@ -119,13 +123,6 @@ export async function* readClip(o: ClipReadOptions): AsyncGenerator<LensFrame> {
   child.stderr!.on('data', (c: Buffer) => {
     if (stderr.length < 4000) stderr += c.toString();
   });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('error', (err) => {
-      stderr += String(err);
-      resolve(-1);
-    });
-    child.on('close', (code) => resolve(code));
-  });
   let wakeUp: (() => void) | null = null;
   const wake = (): void => {
     const w = wakeUp;
@@ -134,6 +131,20 @@ export async function* readClip(o: ClipReadOptions): AsyncGenerator<LensFrame> {
   };
   const gray = new FrameQueue(o.gray.width * o.gray.height, child.stdout!, wake);
   const rgb = new FrameQueue(o.rgb.width * o.rgb.height * 3, child.stdio[3] as Readable, wake);
+  const exited = new Promise<number | null>((resolve) => {
+    // 'close' comes after the pipes are drained; 'error' (no ffmpeg) may never close them.
+    const done = (code: number | null): void => {
+      gray.ended = true;
+      rgb.ended = true;
+      wake();
+      resolve(code);
+    };
+    child.on('error', (err) => {
+      stderr += String(err);
+      done(-1);
+    });
+    child.on('close', (code) => done(code));
+  });
   const t0 = o.startTs ?? 0;
   let finished = false;
   try {

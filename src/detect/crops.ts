@@ -78,7 +78,10 @@ function squaresFor(need: CropPlan, width: number, height: number): CropPlan[] {
   const side = Math.min(short, Math.max(need.w, need.h));
   const alongX = need.w >= need.h;
   const long = alongX ? need.w : need.h;
-  const n = Math.max(1, Math.ceil(long / side - 1e-6));
+  // Up to 20 % longer than a square: one mildly shrunk, letterboxed look beats two nearly
+  // identical squares (and costs half the inferences).
+  const n = Math.max(1, Math.ceil(long / side - 0.2));
+  if (n === 1 && long > side) return [need];
   const out: CropPlan[] = [];
   for (let i = 0; i < n; i++) {
     const off = n === 1 ? (long - side) / 2 : ((long - side) * i) / (n - 1);

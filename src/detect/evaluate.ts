@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { fitWidth, probeClip, readClip } from './clip-reader.js';
-import type { FeedMode } from './crops.js';
+import type { CropOptions, FeedMode } from './crops.js';
 import type { ObjectDetector } from './detector-host.js';
 import { cocoToClass } from './fastestdet.js';
 import { LensPipeline, type PipelineStats } from './pipeline.js';
@@ -18,6 +18,7 @@ export interface RunClipOptions {
   clip: string;
   detector: ObjectDetector | null;
   feed?: FeedMode;
+  crops?: Partial<CropOptions>;
   settings?: PipelineSettings;
   /** Analysis rate; default min(source rate, 10). */
   fps?: number;
@@ -84,6 +85,7 @@ export async function runClip(o: RunClipOptions): Promise<ClipRun> {
     settings,
     detector: o.detector,
     feed,
+    crops: o.crops,
     newId: () => `${basename(o.clip)}#${++n}`,
     onEvent: (e) => events.push(e),
     onError: (err) => errors.push(err.message),

@@ -76,6 +76,8 @@ export class LensPipeline {
   private readonly feed: FeedMode;
   private readonly cropOpts: CropOptions;
   private nextAllowedTs = -Infinity;
+  /** Bumped by stop(): results of inferences started before it are dropped. */
+  private generation = 0;
   private lastInferTs = -Infinity;
   private readonly counters: PipelineStats = {
     frames: 0, changeFrames: 0, staticFrames: 0, inferenceRequests: 0, inferenceCrops: 0,
@@ -112,8 +114,9 @@ export class LensPipeline {
     this.emit(this.tracker.tick(ts));
   }
 
-  /** Ends every open episode (lens stopped, privacy mode). */
+  /** Ends every open episode (lens stopped, privacy mode); inferences still in flight are ignored. */
   stop(ts = this.clock.now()): void {
+    this.generation++;
     this.emit(this.tracker.finish(ts));
   }
 
@@ -160,8 +163,10 @@ export class LensPipeline {
     this.lastInferTs = ts;
     this.nextAllowedTs = ts + (crops.length * 1000) / s.maxRatePerLens;
     const looked = crops.map((c) => cropToBox(c, width, height));
+    const generation = this.generation;
     return pending.then(
       (result) => {
+        if (generation !== this.generation) return { change, decision: 'inferred' as const };
         this.opts.onInference?.({ ts, crops, result, latencyMs: this.clock.now() - received, keepalive });
         this.emit(this.tracker.observeObjects(ts, this.accept(result), looked));
         return { change, decision: 'inferred' as const };
@@ -230,7 +235,12 @@ export class LensPipeline {
   private emit(events: EpisodeEvent[]): void {
     for (const e of events) {
       this.counters.events++;
-      this.opts.onEvent(e);
+      // A throwing consumer must not break frame processing (or lose the other events).
+      try {
+        this.opts.onEvent(e);
+      } catch (err) {
+        this.opts.onError?.(err instanceof Error ? err : new Error(String(err)));
+      }
     }
   }
 }

@@ -171,9 +171,14 @@ export class StorageService implements Service {
   private apply(next: StorageState, why: string): void {
     const { ctx } = this;
     const prev = ctx.state.get().storage;
-    ctx.state.set('storage', next);
     const was = prev?.status;
-    if (was === next.status && prev?.reason === next.reason) return;
+    if (prev && was === next.status && prev.reason === next.reason && prev.readOnly === next.readOnly && prev.cardId === next.cardId) {
+      // Free space moves with every segment: republish it only when it moved visibly or a minute passed.
+      const moved = Math.abs((prev.freePercent ?? 0) - (next.freePercent ?? 0)) >= 0.5 || prev.lastRetention !== next.lastRetention;
+      if (moved || next.checkedAt - prev.checkedAt >= 60_000) ctx.state.set('storage', next);
+      return;
+    }
+    ctx.state.set('storage', next);
     this.log.info({ from: was, to: next.status, reason: next.reason, why }, 'card state');
     const wasUsed = was === 'in-use' || was === 'full';
     if (next.status === 'in-use' || next.status === 'full') {
@@ -205,7 +210,8 @@ export class StorageService implements Service {
 
   private publishRecording(): void {
     const mode = this.ctx.config.get().recording.mode;
-    this.ctx.state.set('recording', { mode, lenses: Object.fromEntries(LENSES.map((l) => [l, this.recorder.state(l, mode)])) });
+    const next = { mode, lenses: Object.fromEntries(LENSES.map((l) => [l, this.recorder.state(l, mode)])) };
+    if (JSON.stringify(next) !== JSON.stringify(this.ctx.state.get().recording)) this.ctx.state.set('recording', next);
   }
 
   /** A crash can leave the newest days (and the oldest, mid-retention) out of step with their index. */
@@ -284,7 +290,7 @@ export class StorageService implements Service {
     });
     ctx.commands.register(this, {
       name: 'record.start',
-      summary: 'manual recording of one lens until record.stop (with pre-roll)',
+      summary: 'manual recording of one lens from now until record.stop',
       args: z.object({ lens: Lens }).strict(),
       handler: async ({ lens }) => {
         if (ctx.state.get().sleeping) throw new CamdError('unavailable', 'the camera is in sleep mode', 'lens');

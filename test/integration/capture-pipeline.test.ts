@@ -1,10 +1,15 @@
 import { existsSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { captureServices } from '../../src/capture/services.js';
 import type { TapFrame } from '../../src/capture/types.js';
+import { ledPattern } from '../../src/indicator/policy.js';
+import type { CameraEvent } from '../../src/state/bus.js';
+
+const realSetTimeout = globalThis.setTimeout;
 import { processesMentioning, smallBoard, testDir } from '../unit/capture/media-fixture.js';
 
 let booted: BootedSim | undefined;
@@ -60,7 +65,8 @@ describe('capture pipeline (real ffmpeg on real footage)', () => {
     const span = (gray.at(-1)!.ts - gray[0]!.ts) / (gray.length - 1);
     expect(span).toBeGreaterThan(120);
     expect(span).toBeLessThan(300);
-    await waitFor(() => b.sup.state.get().capture?.wide?.tap.delivered! >= 6, 5000);
+    // Tap stats reach the state every few seconds.
+    await waitFor(() => b.sup.state.get().capture?.wide?.tap.delivered! >= 6, 12_000);
     const st = b.sup.state.get().capture!.wide!;
     expect(st).toMatchObject({ status: 'running', recording: false, orientation: 'normal', reencode: false });
     expect(st.tap.gray).toEqual({ width: 64, height: 36 });
@@ -112,4 +118,35 @@ describe('capture pipeline (real ffmpeg on real footage)', () => {
     expect(processesMentioning(b.dir).length).toBeGreaterThanOrEqual(2);
     expect(b.sup.state.get().sleeping).toBe(false);
   });
+});
+
+describe('capture that keeps failing', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('retries with capped backoff, then raises a camera fault (fast red) and an error event; the other lens goes on', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const dir = testDir();
+    const events: CameraEvent[] = [];
+    booted = await bootSim({
+      dir,
+      board: smallBoard(dir, (bd) => ({ ...bd, video: { ...bd.video, wide: { ...bd.video.wide, source: { kind: 'file', path: join(dir, 'no-such-camera.mp4'), loop: true } } } })),
+      services: [coreCommands, ...captureServices],
+    });
+    const b = booted;
+    b.sup.bus.on({ name: 'test' }, 'camera.event', (e) => void events.push(e));
+    // Real ffmpeg exits on its own (real I/O); the backoff between attempts runs on the fake clock.
+    for (let i = 0; i < 400 && !b.sup.state.get().faults['capture.wide']; i++) {
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => realSetTimeout(r, 20));
+      await vi.advanceTimersByTimeAsync(250);
+    }
+    expect(b.sup.state.get().faults['capture.wide']).toMatchObject({ kind: 'camera', component: 'capture.wide' });
+    expect(b.sup.state.get().children['capture.wide']).toMatchObject({ status: 'failed' });
+    expect(b.sup.state.get().children['capture.wide']!.restarts).toBeGreaterThanOrEqual(5);
+    expect(ledPattern(b.sup.state.get())).toMatchObject({ state: 'camera-exception', mode: 'fast' });
+    expect(events.find((e) => e.type === 'capture.failed')).toMatchObject({ kind: 'error', lens: 'wide' });
+    // (Its stall watchdog may have fired under the racing fake clock, but it is not failing.)
+    expect(b.sup.state.get().faults['capture.ptz']).toBeUndefined();
+    expect(b.sup.state.get().lifecycle).toBe('running');
+  }, 60_000);
 });

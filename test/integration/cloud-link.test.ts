@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -180,6 +180,8 @@ describe('cloud link against a real mosquitto', () => {
     // A persistent cloud-side session, as a real backend has: it must not miss events either.
     cloud = await CloudClient.connect(broker.url, { clientId: 'cloud-events', clean: false, properties: { sessionExpiryInterval: 3600 } });
     await cloud.subscribe(`${BASE}/events`);
+    await cloud.subscribe(`${BASE}/availability`);
+    await cloud.subscribe(`${BASE}/state`);
     const c = cloud;
     const emit = (count: number, batch: string) => s.sup.commands.execute('sim.emit-event', { count, kind: 'detection', type: 'human.start', data: { batch } }, { source: 'local' });
     await emit(200, 'a');
@@ -192,6 +194,7 @@ describe('cloud link against a real mosquitto', () => {
     expect(s.sup.state.get().faults['cloud.unreachable']).toMatchObject({ kind: 'network', component: 'cloud' });
     await clock.advance(300);
     expect(health(s).outbox.depth).toBe(300);
+    const before = c.messages.length;
     await broker.start();
     // Let the backoff run out (time is ours), then the device reconnects and drains the outbox.
     for (let i = 0; i < 20 && !health(s).connected; i++) {
@@ -201,6 +204,10 @@ describe('cloud link against a real mosquitto', () => {
     // At-least-once: events whose PUBACK was lost with the broker come again; count distinct ids.
     await until(() => new Set(c.json(`${BASE}/events`).map((e) => e.id)).size >= 500, 'all events after the outage', 15_000);
     expect(s.sup.state.get().faults['cloud.unreachable']).toBeUndefined();
+    // Every reconnect announces itself again: availability and the full state.
+    const after = c.messages.slice(before);
+    expect(after.some((m) => m.topic === `${BASE}/availability` && m.text === 'online')).toBe(true);
+    expect(after.some((m) => m.topic === `${BASE}/state` && JSON.parse(m.text).cloud.connected === true)).toBe(true);
     const evs = c.json<z.infer<typeof EventPayloadSchema>>(`${BASE}/events`).map((e) => EventPayloadSchema.parse(e));
     const firstSeen: number[] = [];
     const seen = new Set<string>();
@@ -223,6 +230,18 @@ describe('cloud link against a real mosquitto', () => {
     expect(s.sup.state.get().lifecycle).toBe('running');
     const r = await s.sup.commands.execute('sim.emit-event', { count: 3 }, { source: 'local' });
     expect(r).toMatchObject({ ok: true, result: { depth: 3 } });
+  });
+
+  it('factory reset erases the outbox', async () => {
+    const { sim: s } = await boot({ cloud: { url: broker.url, allowPlaintext: false } });
+    await s.sup.commands.execute('sim.emit-event', { count: 20, kind: 'alarm' }, { source: 'local' });
+    const outboxDir = join(dir, 'data', 'outbox');
+    expect(readdirSync(outboxDir).some((f) => f.startsWith('seg-'))).toBe(true);
+    const res = await s.sup.factoryReset.run('test');
+    expect(res.done).toContain('cloud-outbox');
+    expect(readdirSync(outboxDir)).toEqual([]);
+    await s.sup.commands.execute('sim.emit-event', { count: 1 }, { source: 'local' });
+    expect(s.sup.state.get().cloud).toBeDefined();
   });
 
   it('identity: serial, code and label QR payload locally; not reachable from the cloud', async () => {

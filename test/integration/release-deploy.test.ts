@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../harness/boot.js';
+import { waitFor } from '../harness/daemon.js';
 
 /**
  * scripts/release/deploy.sh against a local directory tree. The one fake here is the dev kit
@@ -146,12 +147,24 @@ beforeAll(() => {
   writeFakes();
 });
 
-afterAll(() => {
+afterAll(async () => {
   if (existsSync(join(fakeRoot, 'run/camd.pid'))) {
+    const pid = daemonPid();
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // As systemd would: SIGTERM (the daemon stops its children), then SIGKILL the whole group.
+    if (alive()) process.kill(pid, 'SIGTERM');
+    await waitFor(() => !alive(), 15_000).catch(() => undefined);
     try {
-      process.kill(daemonPid(), 'SIGKILL');
+      process.kill(-pid, 'SIGKILL');
     } catch {
-      /* already gone */
+      /* group already gone */
     }
   }
   rmSync(tmp, { recursive: true, force: true });

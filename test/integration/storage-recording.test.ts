@@ -97,17 +97,20 @@ describe('recording on the card (real ffmpeg, tmpfs card)', () => {
 
   }, 90_000);
 
-  it('event mode keeps pre-roll and post-roll around a detection and drops the rest', async () => {
-    const { b, card, list } = await bootWithCard({ recording: { mode: 'event', preRollSeconds: 2, postRollSeconds: 2 } });
+  it('event mode keeps pre-roll and post-roll around a detection; manual recording of the other lens; audio when enabled', async () => {
+    const { b, card, exec, list } = await bootWithCard({ recording: { mode: 'event', preRollSeconds: 2, postRollSeconds: 2, audio: true } });
     // Segments come and go in staging while nothing happens.
     await waitFor(() => (b.sup.state.get().recording?.lenses.wide?.dropped ?? 0) >= 2, 30_000);
     expect(await list()).toEqual([]);
     const start = Date.now();
     b.sup.bus.emit('camera.event', { id: 'e1', ts: start, kind: 'detection', type: 'human.start', lens: 'wide' });
+    expect(await exec('record.start', { lens: 'ptz' })).toMatchObject({ ok: true, result: { recording: true, already: false } });
+    expect(b.sup.state.get().recording?.lenses.ptz).toMatchObject({ active: true, reasons: ['manual'] });
     await new Promise((r) => setTimeout(r, 2500));
     const end = Date.now();
     b.sup.bus.emit('camera.event', { id: 'e2', ts: end, kind: 'detection', type: 'human.end', lens: 'wide' });
-    await waitFor(async () => (await list()).some((r) => r.end >= end + 2000), 30_000);
+    expect(await exec('record.stop', { lens: 'ptz' })).toMatchObject({ ok: true, result: { wasRecording: true } });
+    await waitFor(async () => (await list()).some((r) => r.end >= end + 2000) && (await list('ptz')).some((r) => r.end >= end), 30_000);
     const recs = await list();
     expectConsistent(card, recs);
     expect(recs.every((r) => r.reason === 'event')).toBe(true);
@@ -117,31 +120,21 @@ describe('recording on the card (real ffmpeg, tmpfs card)', () => {
     for (let i = 1; i < recs.length; i++) expect(recs[i]!.start - recs[i - 1]!.end).toBeLessThan(600);
     // …and not much more (one segment of slack each side).
     expect(recs[0]!.start).toBeGreaterThan(start - 2000 - 2 * 2000 - 600);
-    // The detection was on the wide lens only.
-    expect(await list('ptz')).toEqual([]);
-    // Nothing kept after the post-roll.
-    const n = recs.length;
-    await new Promise((r) => setTimeout(r, 4500));
-    expect((await list()).length).toBeLessThanOrEqual(n + 1);
-  }, 90_000);
-
-  it('manual record start/stop works with recording mode off; audio only when the owner turned it on', async () => {
-    const { b, card, exec, list } = await bootWithCard({ recording: { mode: 'off', preRollSeconds: 0, audio: true } });
-    await waitFor(() => (b.sup.state.get().recording?.lenses.ptz?.dropped ?? 0) >= 1, 30_000);
-    expect(await list('ptz')).toEqual([]);
-    expect(await exec('record.start', { lens: 'ptz' })).toMatchObject({ ok: true, result: { recording: true, already: false } });
-    expect(b.sup.state.get().recording?.lenses.ptz).toMatchObject({ active: true, reasons: ['manual'] });
-    await waitFor(async () => (await list('ptz')).length >= 2, 30_000);
-    expect(await exec('record.stop', { lens: 'ptz' })).toMatchObject({ ok: true, result: { wasRecording: true } });
-    await new Promise((r) => setTimeout(r, 2500));
-    const n = (await list('ptz')).length;
-    await new Promise((r) => setTimeout(r, 4500));
-    expect((await list('ptz')).length).toBe(n);
-    const recs = await list('ptz');
-    expect(recs.every((r) => r.reason === 'manual')).toBe(true);
-    expect(await list('wide')).toEqual([]);
-    // recording.audio on: the microphone (a tone on the sim board) is in the recording.
+    // Manual recording of the ptz lens: from record.start to record.stop, nothing else.
+    const ptz = await list('ptz');
+    expectConsistent(card, ptz);
+    expect(ptz.every((r) => r.reason === 'manual')).toBe(true);
+    expect(ptz[0]!.start).toBeLessThanOrEqual(start);
+    expect(ptz[0]!.start).toBeGreaterThan(start - 2000 - 600);
+    // recording.audio on: the microphone (a tone on the sim board) is in the recordings.
     expect(probe(join(card, recs[0]!.file)).streams.sort()).toEqual(['audio', 'video']);
+    // Nothing kept after the post-roll / the stop.
+    const n = recs.length;
+    const m = ptz.length;
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await list()).length).toBeLessThanOrEqual(n + 1);
+    expect((await list('ptz')).length).toBeLessThanOrEqual(m + 1);
+    expect(b.sup.state.get().recording?.lenses.ptz).toMatchObject({ active: false, reasons: [] });
   }, 90_000);
 
   it('retention deletes the oldest recordings first; full only when nothing is left to delete', async () => {

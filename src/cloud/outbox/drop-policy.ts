@@ -53,6 +53,37 @@ export function planSegmentDrop(
   return { dropped, freed, touched };
 }
 
+/**
+ * The whole plan over the outbox's segments, oldest first: pass `low` over every segment, then
+ * pass `any`, stopping once `need` bytes are free. Reads one segment at a time (memory stays at
+ * one segment plus the dropped sequence numbers).
+ */
+export async function planDrops<S>(
+  segments: readonly S[],
+  read: (s: S) => Promise<readonly OutRecord[]>,
+  opts: { need: number; acked: number; sentSeq: number },
+): Promise<{ drops: Map<S, Set<number>>; dropped: DroppedInfo[] }> {
+  let need = opts.need;
+  const drops = new Map<S, Set<number>>();
+  const dropped: DroppedInfo[] = [];
+  for (const pass of ['low', 'any'] as DropPass[]) {
+    for (const s of segments) {
+      if (need <= 0) break;
+      const already = drops.get(s);
+      const plan = planSegmentDrop(await read(s), { pass, need, acked: opts.acked, sentSeq: opts.sentSeq, already, countAcked: !already });
+      if (!plan.touched) continue;
+      need -= plan.freed;
+      const set = already ?? new Set<number>();
+      for (const d of plan.dropped) {
+        set.add(d.seq);
+        dropped.push(d);
+      }
+      drops.set(s, set);
+    }
+  }
+  return { drops, dropped };
+}
+
 export interface DropSummary {
   count: number;
   bytes: number;

@@ -7,8 +7,9 @@ import { ensureDir, fsyncDir } from '../../core/atomic-file.js';
 import { CamdError, errorMessage } from '../../core/errors.js';
 import type { CameraEvent } from '../../state/bus.js';
 import { Throttle } from '../throttle.js';
-import { planSegmentDrop, summarize, type DropPass, type DropSummary, type DroppedInfo } from './drop-policy.js';
+import { planDrops, summarize, type DropSummary, type DroppedInfo } from './drop-policy.js';
 import { DROP_MARKER_TYPE, encodeRecord, priorityOf, toPayload, type OutRecord, type Priority } from './record.js';
+import { SegmentReader } from './reader.js';
 import * as seg from './segments.js';
 
 /**
@@ -75,7 +76,7 @@ export class Outbox {
   private droppedInMemory: DroppedInfo[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private flushQueued = false;
-  private cache: { seg: seg.Segment; offset: number; records: OutRecord[] } | undefined;
+  private readonly reader = new SegmentReader();
   private writeError: string | undefined;
   private failures = 0;
   private retryTimer: TimerHandle | undefined;
@@ -161,30 +162,10 @@ export class Outbox {
   /** The next durable, unsent records in order (at most `max`); they count as in flight. */
   take(max: number): Promise<OutRecord[]> {
     return this.exclusive(async () => {
-      const out: OutRecord[] = [];
-      while (out.length < max) {
-        const s = this.segments.find((x) => x.count > 0 && x.lastSeq > this.sentSeq);
-        if (!s) break;
-        if (this.cache?.seg !== s) this.cache = { seg: s, offset: 0, records: [] };
-        const cache = this.cache;
-        if (cache.offset < s.bytes) {
-          for (const r of await seg.readRange(s.path, cache.offset, s.bytes)) cache.records.push(r);
-          cache.offset = s.bytes;
-        }
-        let i = firstAfter(cache.records, this.sentSeq);
-        if (i >= cache.records.length) {
-          // Only corrupt (skipped) lines remain in this segment: move past them.
-          this.sentSeq = s.lastSeq;
-          continue;
-        }
-        for (; i < cache.records.length && out.length < max; i++) {
-          const r = cache.records[i]!;
-          out.push(r);
-          this.sentSeq = r.seq;
-          this.inflight.push(r.seq);
-        }
-      }
-      return out;
+      const { records, upTo } = await this.reader.read(this.segments, this.sentSeq, max);
+      for (const r of records) this.inflight.push(r.seq);
+      this.sentSeq = upTo;
+      return records;
     });
   }
 
@@ -251,7 +232,7 @@ export class Outbox {
       this.pendingBytes = 0;
       this.droppedInMemory = [];
       this.segments = [];
-      this.cache = undefined;
+      this.reader.forget();
       this.nextSeq = 1;
       this.acked = 0;
       this.persisted = { acked: 0, dropped: 0 };
@@ -408,29 +389,15 @@ export class Outbox {
   }
 
   private async enforceLimit(): Promise<void> {
-    let need = this.totalBytes() - Math.floor(this.maxBytes * 0.9);
+    const need = this.totalBytes() - Math.floor(this.maxBytes * 0.9);
     if (need <= 0) return;
     // Every segment becomes immutable: the marker and later events go to a fresh tail.
     await this.closeTail();
-    const closed = [...this.segments];
-    const drops = new Map<seg.Segment, Set<number>>();
-    const info: DroppedInfo[] = [];
-    for (const pass of ['low', 'any'] as DropPass[]) {
-      for (const s of closed) {
-        if (need <= 0) break;
-        const { records } = await seg.readSegment(s.path);
-        const already = drops.get(s);
-        const plan = planSegmentDrop(records, { pass, need, acked: this.acked, sentSeq: this.sentSeq, already, countAcked: !already });
-        if (!plan.touched) continue;
-        need -= plan.freed;
-        const set = already ?? new Set<number>();
-        for (const d of plan.dropped) {
-          set.add(d.seq);
-          info.push(d);
-        }
-        drops.set(s, set);
-      }
-    }
+    const { drops, dropped: info } = await planDrops(this.segments, async (s) => (await seg.readSegment(s.path)).records, {
+      need,
+      acked: this.acked,
+      sentSeq: this.sentSeq,
+    });
     const summary = summarize(info);
     if (summary) {
       const markerSeq = this.recordDrop(summary, 'outbox over its size bound');
@@ -448,7 +415,7 @@ export class Outbox {
       if (records.length === 0) this.segments = this.segments.filter((x) => x !== s);
     }
     await fsyncDir(this.opts.dir);
-    this.cache = undefined;
+    this.reader.forget();
     if (summary) this.durableDepth -= summary.count;
     await this.persistCursor();
   }
@@ -472,7 +439,7 @@ export class Outbox {
     if (last && gone.includes(last)) await this.closeTail();
     await seg.removeFiles(this.opts.dir, gone.map((s) => s.name));
     this.segments = this.segments.filter((s) => !gone.includes(s));
-    if (this.cache && gone.includes(this.cache.seg)) this.cache = undefined;
+    this.reader.forget(gone);
   }
 
   private async closeTail(): Promise<void> {
@@ -486,16 +453,4 @@ export class Outbox {
     for (const s of this.segments) n += s.bytes;
     return n;
   }
-}
-
-/** Index of the first record with seq > `seq` (records are in ascending seq order). */
-function firstAfter(records: readonly OutRecord[], seq: number): number {
-  let lo = 0;
-  let hi = records.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (records[mid]!.seq <= seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

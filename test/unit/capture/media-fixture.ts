@@ -26,6 +26,21 @@ export function smallClip(): string {
   return file;
 }
 
+/** 2 s of a still picture (the dog) as an H.264 clip: the same image every frame. */
+export function stillClip(): string {
+  const dir = join(tmpdir(), 'camd-test-media-v1');
+  const file = join(dir, 'dog-320x180.mp4');
+  if (existsSync(file)) return file;
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${process.pid}-${Date.now()}-still.mp4`);
+  execFileSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y', '-loop', '1', '-i', join(MEDIA, 'dog.jpg'), '-t', '2',
+    '-vf', `scale=${SMALL.width}:${SMALL.height},fps=${SMALL.fps}`, '-c:v', 'libx264', '-preset', 'veryfast', '-g', '5', '-pix_fmt', 'yuv420p', tmp,
+  ]);
+  renameSync(tmp, file);
+  return file;
+}
+
 /** A 16 kHz mono WAV with a sine tone, for talk and microphone tests. */
 export function toneWav(file: string, hz: number, seconds: number): string {
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:sample_rate=16000:duration=${seconds}`, '-ac', '1', file]);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../../src/config/schema.js';
-import { planConnection } from '../../../src/cloud/connect-plan.js';
+import { planConnection, redactUrl } from '../../../src/cloud/connect-plan.js';
 import { topicsFor } from '../../../src/cloud/topics.js';
 
 const topics = topicsFor('camd', 'CAM123456789');
@@ -48,5 +48,13 @@ describe('connection plan', () => {
   it('unreadable or incomplete credentials are errors that name the field (retried later)', async () => {
     await expect(planConnection(cloud({}), { caFile: join(dir, 'missing.pem') }, 'X', topics)).rejects.toMatchObject({ code: 'unavailable', path: 'mqtt.caFile' });
     await expect(planConnection(cloud({}), { certFile: file('c2.pem', 'C') }, 'X', topics)).rejects.toMatchObject({ path: 'mqtt.certFile' });
+  });
+
+  it('never connects with, or shows, credentials written into the URL', async () => {
+    const plan = await planConnection(cloud({ url: 'mqtt://user:secret@127.0.0.1:1883', allowPlaintext: true }), undefined, 'X', topics);
+    expect(plan).toMatchObject({ kind: 'ok', url: 'mqtt://127.0.0.1:1883' });
+    if (plan.kind === 'ok') expect(JSON.stringify(plan.summary)).not.toContain('secret');
+    expect(redactUrl('mqtts://user:secret@host:8883')).toBe('mqtts://host:8883');
+    expect(redactUrl('mqtts://host:8883')).toBe('mqtts://host:8883');
   });
 });

@@ -49,8 +49,9 @@ describe('published state', () => {
     const p = publisher();
     p.start();
     state.set('liveViewers', 1);
-    await vi.advanceTimersByTimeAsync(1000);
-    state.set('sleeping', false); // same value: no change notification at all
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toHaveLength(1);
+    // Within the window: changed and changed back — the trailing publish would repeat the last one.
     state.set('liveViewers', 2);
     state.set('liveViewers', 1);
     await vi.advanceTimersByTimeAsync(1000);

@@ -40,7 +40,7 @@ describe('outbox records and drop plan', () => {
     const line = encodeRecord(7, 'detection', 'h', 123, '{"id":"x","data":{"s":"a\\tb"}}');
     expect(scanRecords(Buffer.from(line)).records[0]).toMatchObject({ seq: 7, kind: 'detection', prio: 'h', ts: 123, payload: '{"id":"x","data":{"s":"a\\tb"}}' });
     const bad = Buffer.from(line);
-    bad[bad.length - 5] ^= 1;
+    bad[bad.length - 5] = bad[bad.length - 5]! ^ 1;
     expect(scanRecords(bad)).toMatchObject({ records: [], corrupt: 1 });
     expect(scanRecords(Buffer.from(line + line.slice(0, 10)))).toMatchObject({ tornBytes: 10, goodBytes: line.length });
   });

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../harness/boot.js';
@@ -35,7 +35,12 @@ beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'camd-unit-'));
   mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
   mkdirSync(join(root, 'opt/camd/current/bin'), { recursive: true });
-  cpSync(join(SYSTEMD, 'camd.service'), join(root, 'etc/systemd/system/camd.service'));
+  for (const u of ['camd.service', 'camd-format-card.service']) cpSync(join(SYSTEMD, u), join(root, 'etc/systemd/system', u));
+  for (const b of ['sbin/mkfs.vfat', 'bin/mount', 'bin/umount']) {
+    mkdirSync(join(root, dirname(b)), { recursive: true });
+    writeFileSync(join(root, b), '#!/bin/sh\n');
+    chmodSync(join(root, b), 0o755);
+  }
   writeFileSync(join(root, 'opt/camd/current/bin/camd'), '#!/bin/sh\n');
   chmodSync(join(root, 'opt/camd/current/bin/camd'), 0o755);
   if (existsSync('/usr/lib/systemd/system')) {
@@ -46,10 +51,12 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('camd.service', () => {
-  it.skipIf(!hasAnalyze)('passes systemd-analyze verify without a single warning', () => {
-    const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, 'camd.service'], { encoding: 'utf8' });
-    expect(r.stderr.trim()).toBe('');
-    expect(r.status).toBe(0);
+  it.skipIf(!hasAnalyze)('passes systemd-analyze verify without a single warning (and so does camd-format-card)', () => {
+    for (const unit of ['camd.service', 'camd-format-card.service']) {
+      const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, unit], { encoding: 'utf8' });
+      expect(r.stderr.trim(), unit).toBe('');
+      expect(r.status, unit).toBe(0);
+    }
   });
 
   it.skipIf(!hasAnalyze)('keeps systemd-analyze security exposure low (below 3.0, "OK")', () => {
@@ -74,8 +81,10 @@ describe('camd.service', () => {
     expect(one('User')).toBe('camd');
     expect(one('SupplementaryGroups')?.split(/\s+/).sort()).toEqual(['audio', 'dialout', 'gpio', 'i2c', 'video']);
     expect(one('NoNewPrivileges')).toBe('yes');
-    expect(one('CapabilityBoundingSet')).toBe('');
-    expect(one('AmbientCapabilities')).toBe('');
+    // The one capability: the network service rewrites default-route metrics with `ip route`.
+    expect(one('CapabilityBoundingSet')).toBe('CAP_NET_ADMIN');
+    expect(one('AmbientCapabilities')).toBe('CAP_NET_ADMIN');
+    expect(readFileSync(join(REPO, 'src/network/link-linux.ts'), 'utf8')).toContain("'route', 'replace'");
     expect(one('ProtectSystem')).toBe('strict');
     expect(one('ProtectHome')).toBe('yes');
     expect(one('PrivateTmp')).toBe('yes');
@@ -116,20 +125,27 @@ describe('camd.sysusers', () => {
 });
 
 describe('camd.polkit.rules', () => {
-  type Rule = (action: { id: string }, subject: { user: string }) => string;
+  type Action = { id: string; lookup(key: string): string | undefined };
+  type Rule = (action: Action, subject: { user: string }) => string;
   const Result = { YES: 'yes', NO: 'no', NOT_HANDLED: 'not-handled' };
   let rule: Rule | undefined;
   runInNewContext(readFileSync(join(SYSTEMD, 'camd.polkit.rules'), 'utf8'), {
     polkit: { Result, addRule: (f: Rule) => (rule = f) },
   });
 
-  it('lets camd reboot and talk to NetworkManager, and nothing else, and nobody else', () => {
+  it('lets camd reboot, talk to NetworkManager and start the card formatter, and nothing else, and nobody else', () => {
     expect(rule).toBeTypeOf('function');
-    const ask = (user: string, id: string): string => rule!({ id }, { user });
+    const ask = (user: string, id: string, details: Record<string, string> = {}): string => rule!({ id, lookup: (k) => details[k] }, { user });
     expect(ask('camd', 'org.freedesktop.login1.reboot')).toBe(Result.YES);
     expect(ask('camd', 'org.freedesktop.NetworkManager.settings.modify.system')).toBe(Result.YES);
     expect(ask('camd', 'org.freedesktop.login1.power-off')).toBe(Result.NOT_HANDLED);
     expect(ask('camd', 'org.freedesktop.systemd1.manage-units')).toBe(Result.NOT_HANDLED);
     expect(ask('www-data', 'org.freedesktop.login1.reboot')).toBe(Result.NOT_HANDLED);
+    // Formatting the card: start that one unit, nothing more.
+    const units = 'org.freedesktop.systemd1.manage-units';
+    expect(ask('camd', units, { unit: 'camd-format-card.service', verb: 'start' })).toBe(Result.YES);
+    expect(ask('camd', units, { unit: 'camd-format-card.service', verb: 'stop' })).toBe(Result.NOT_HANDLED);
+    expect(ask('camd', units, { unit: 'ssh.service', verb: 'start' })).toBe(Result.NOT_HANDLED);
+    expect(ask('www-data', units, { unit: 'camd-format-card.service', verb: 'start' })).toBe(Result.NOT_HANDLED);
   });
 });

@@ -1,0 +1,258 @@
+/**
+ * Detection-engine benchmark. `benchDetect()` prints a table and returns the figures; the lead
+ * wires it into `npm run bench`. Run alone: `node --import tsx scripts/bench-detect.ts`.
+ *
+ * Absolute times vary between machines (and with load), so the figures that matter are the
+ * ratios measured in the same run: pipeline vs raw inference, our change detector vs a naive JS
+ * running average, and vs Debian's `motion` daemon on the same clip (when installed).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { ChangeDetector } from '../src/detect/change.js';
+import { readClip, type Size } from '../src/detect/clip-reader.js';
+import { planCrops } from '../src/detect/crops.js';
+import { DetectorHost } from '../src/detect/detector-host.js';
+import { INPUT_SIZE } from '../src/detect/fastestdet.js';
+import { DEFAULT_MODEL_PATH } from '../src/detect/model.js';
+import { LensPipeline } from '../src/detect/pipeline.js';
+import { allEnabled } from '../src/detect/settings.js';
+import type { GrayFrame } from '../src/detect/types.js';
+
+const CLIP = '/work/shared/media/one-by-one-person-detection.mp4';
+const GRAY: Size = { width: 160, height: 90 };
+const RGB: Size = { width: 640, height: 360 };
+const execFileP = promisify(execFile);
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
+const median = (xs: number[]): number => quantile(xs, 0.5);
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : NaN;
+}
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Raw ORT in this thread: median wall ms and CPU ms per inference on random input. */
+async function rawInference(threads: number, runs = 60): Promise<{ ms: number; cpu: number }> {
+  const s = await ort.InferenceSession.create(DEFAULT_MODEL_PATH, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
+  const data = new Float32Array(3 * INPUT_SIZE * INPUT_SIZE).map(() => Math.random());
+  const feeds = { [s.inputNames[0]!]: new ort.Tensor('float32', data, [1, 3, INPUT_SIZE, INPUT_SIZE]) };
+  for (let i = 0; i < 5; i++) await s.run(feeds);
+  const times: number[] = [];
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await s.run(feeds);
+    times.push(performance.now() - t);
+  }
+  const cpu = cpuMs(process.cpuUsage(c0)) / runs;
+  await s.release();
+  return { ms: median(times), cpu };
+}
+
+/** Frames per second through decode → change → inference (whole frame) → decoded outputs, no gating. */
+async function pipelineThroughput(threads: number, seconds = 20): Promise<number> {
+  const host = await DetectorHost.open({ threads });
+  try {
+    const change = new ChangeDetector();
+    let n = 0;
+    const t0 = performance.now();
+    for await (const f of readClip({ path: CLIP, fps: 10, gray: GRAY, rgb: RGB, maxSeconds: seconds + 5 })) {
+      change.process(f.gray, f.ts);
+      await host.detect({ lens: 'bench', frame: f.rgb, crops: planCrops('squash', RGB.width, RGB.height, []) });
+      n++;
+    }
+    return (n * 1000) / (performance.now() - t0);
+  } finally {
+    await host.close();
+  }
+}
+
+/** CPU of an ffmpeg run (children's user+sys from bash `times`), ms. */
+async function ffmpegCpuMs(args: string[]): Promise<number> {
+  const { stdout } = await execFileP('bash', ['-c', 'ffmpeg "$@" >/dev/null 2>&1; times', 'ffmpeg', ...args]);
+  const [user, sys] = (stdout.trim().split('\n')[1] ?? '').split(/\s+/).map((t) => {
+    const m = /(\d+)m([\d.]+)s/.exec(t);
+    return m ? Number(m[1]) * 60_000 + Number(m[2]) * 1000 : NaN;
+  });
+  return (user ?? NaN) + (sys ?? NaN);
+}
+
+async function grayFrames(size: Size, seconds: number): Promise<Array<{ ts: number; gray: GrayFrame }>> {
+  const out: Array<{ ts: number; gray: GrayFrame }> = [];
+  for await (const f of readClip({ path: CLIP, fps: 10, gray: size, rgb: { width: 16, height: 16 }, maxSeconds: seconds })) out.push({ ts: f.ts, gray: f.gray });
+  return out;
+}
+
+/** CPU ms/frame of our change detector and of a naive running average (best of 5, same frames). */
+function changeCost(frames: Array<{ ts: number; gray: GrayFrame }>): { ours: number; naive: number } {
+  const n = frames[0]!.gray.data.length;
+  const naive = (): void => {
+    const bg = new Float32Array(n);
+    for (const f of frames) {
+      const d = f.gray.data;
+      for (let i = 0; i < n; i++) {
+        const x = d[i]! - bg[i]!;
+        bg[i] = bg[i]! + 0.05 * x;
+      }
+    }
+  };
+  const ours = (): void => {
+    const cd = new ChangeDetector();
+    for (const f of frames) cd.process(f.gray, f.ts);
+  };
+  const best = { ours: Infinity, naive: Infinity };
+  for (let r = 0; r < 5; r++) {
+    for (const [k, fn] of [['ours', ours], ['naive', naive]] as const) {
+      const c0 = process.cpuUsage();
+      fn();
+      best[k] = Math.min(best[k], cpuMs(process.cpuUsage(c0)) / frames.length);
+    }
+  }
+  return best;
+}
+
+/** Debian `motion` on the same clip at 352x352, 10 fps: marginal CPU ms/frame between t=4 s and t=14 s. */
+async function motionCost(): Promise<number | null> {
+  const bin = await execFileP('which', ['motion']).then((r) => r.stdout.trim()).catch(() => '');
+  if (!bin) return null;
+  const dir = await mkdtemp(join(tmpdir(), 'camd-motion-'));
+  const conf = join(dir, 'motion.conf');
+  await writeFile(conf, [
+    'daemon off', 'setup_mode off', 'log_level 4', `netcam_url file://${CLIP}`, 'width 352', 'height 352', 'framerate 10',
+    'threshold 1500', 'picture_output off', 'movie_output off', 'snapshot_interval 0', 'stream_port 0', 'webcontrol_port 0', `target_dir ${dir}`,
+  ].join('\n'));
+  const child = spawn(bin, ['-n', '-c', conf], { stdio: 'ignore' });
+  const ticks = async (): Promise<number> => {
+    const f = (await readFile(`/proc/${child.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime, in USER_HZ (100/s on Linux)
+  };
+  try {
+    await sleep(4000);
+    const a = await ticks();
+    const t = performance.now();
+    await sleep(10_000);
+    const b = await ticks();
+    const frames = ((performance.now() - t) / 1000) * 10;
+    return ((b - a) * 10) / frames;
+  } finally {
+    child.kill('SIGINT');
+    await new Promise((r) => child.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Real-time replay (10 fps, frames not awaited, like the daemon): frame → detections in the tracker, ms. */
+async function latency(seconds = 12): Promise<{ detect: number[]; events: number[]; dropped: number }> {
+  const host = await DetectorHost.open({ threads: 1 });
+  const detect: number[] = [];
+  const events: number[] = [];
+  const pipeline = new LensPipeline({
+    lens: 'wide',
+    settings: allEnabled(50, 5),
+    detector: host,
+    onEvent: (e) => {
+      if (e.type !== 'change' && e.phase !== 'end') events.push(Date.now() - e.ts);
+    },
+    onInference: (i) => detect.push(i.latencyMs),
+  });
+  const pending: Array<Promise<unknown>> = [];
+  const t0 = Date.now() + 200;
+  let i = 0;
+  for await (const f of readClip({ path: CLIP, fps: 10, gray: GRAY, rgb: RGB, maxSeconds: 5 + seconds, startTs: t0 })) {
+    if (f.ts < t0 + 5000) continue; // start just before the first visitor walks in
+    await sleep(Math.max(0, f.ts - 5000 - Date.now()));
+    pending.push(pipeline.pushFrame({ ...f, ts: Date.now() }));
+    i++;
+  }
+  await Promise.all(pending);
+  const dropped = pipeline.stats().droppedBusy;
+  await host.close();
+  return { detect, events, dropped: i ? dropped / i : 0 };
+}
+
+export async function benchDetect(): Promise<Record<string, number>> {
+  const r: Record<string, number> = {};
+  const notes: string[] = [];
+  const one = await rawInference(1);
+  const two = await rawInference(2);
+  r.ort_infer_ms_1t = one.ms;
+  r.ort_infer_ms_2t = two.ms;
+  r.ort_infer_cpu_ms_2t = two.cpu;
+  for (const [t, raw] of [[1, one.ms], [2, two.ms]] as const) {
+    const fps = await pipelineThroughput(t);
+    r[`pipeline_fps_${t}t`] = fps;
+    r[`pipeline_vs_raw_ratio_${t}t`] = fps / (1000 / raw);
+  }
+
+  // Static scene: the engine's share of one core while the capture sends an unchanging picture.
+  const dir = await mkdtemp(join(tmpdir(), 'camd-bench-'));
+  try {
+    const still = join(dir, 'still.png');
+    await execFileP('ffmpeg', ['-v', 'error', '-ss', '2', '-i', CLIP, '-frames:v', '1', still]);
+    const host = await DetectorHost.open();
+    const pipeline = new LensPipeline({ lens: 'wide', settings: allEnabled(), detector: host, onEvent: () => {} });
+    const c0 = process.cpuUsage();
+    const w0 = Date.now();
+    let engine = 0;
+    let n = 0;
+    for await (const f of readClip({ path: still, loopImage: true, fps: 10, gray: GRAY, rgb: RGB, maxSeconds: 6, startTs: w0 })) {
+      await sleep(Math.max(0, f.ts - Date.now()));
+      // On a static scene all the engine's work is synchronous inside pushFrame().
+      const e0 = process.cpuUsage();
+      void pipeline.pushFrame(f);
+      engine += cpuMs(process.cpuUsage(e0));
+      n++;
+    }
+    const wall = Date.now() - w0;
+    r.static_engine_cpu_ms_per_frame = engine / n;
+    r.static_engine_cpu_share_pct = (100 * engine) / wall;
+    // Whole process, including reading 10 raw gray+RGB frames/s from the ffmpeg pipes.
+    r.static_process_cpu_share_pct = (100 * cpuMs(process.cpuUsage(c0))) / wall;
+    r.static_inferences = pipeline.stats().inferenceRequests;
+    await host.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  // Change detection cost, ours vs naive JS vs motion (decode + scale + detection).
+  const frames = 600;
+  const decode352 = await ffmpegCpuMs(['-v', 'error', '-t', '60', '-i', CLIP, '-vf', 'fps=10,scale=352:352,format=gray', '-f', 'rawvideo', '-y', '/dev/null']);
+  r.ffmpeg_decode_scale_352_cpu_ms_per_frame = decode352 / frames;
+  const tap = await ffmpegCpuMs(['-v', 'error', '-t', '60', '-i', CLIP, '-filter_complex', `[0:v]fps=10,split=2[a][b];[a]scale=${GRAY.width}:${GRAY.height}:flags=area,format=gray[g];[b]scale=${RGB.width}:${RGB.height},format=rgb24[c]`, '-map', '[g]', '-f', 'rawvideo', '-y', '/dev/null', '-map', '[c]', '-f', 'rawvideo', '-y', '/dev/null']);
+  r.tap_ffmpeg_cpu_ms_per_frame = tap / frames;
+  for (const size of [{ width: 352, height: 352 }, { width: 352, height: 198 }, GRAY]) {
+    const c = changeCost(await grayFrames(size, 30));
+    r[`change_cpu_ms_${size.width}x${size.height}`] = c.ours;
+    r[`naive_js_cpu_ms_${size.width}x${size.height}`] = c.naive;
+  }
+  r.ours_decode_plus_change_352_cpu_ms = r.ffmpeg_decode_scale_352_cpu_ms_per_frame + r.change_cpu_ms_352x352!;
+  const motion = await motionCost();
+  if (motion === null) notes.push('motion not installed: `apt-get install -y motion` to compare against it');
+  else {
+    r.motion_cpu_ms_per_frame_352 = motion;
+    r.ours_vs_motion_ratio = r.ours_decode_plus_change_352_cpu_ms / motion;
+  }
+
+  const lat = await latency();
+  r.detect_latency_p50_ms = quantile(lat.detect, 0.5);
+  r.detect_latency_p99_ms = quantile(lat.detect, 0.99);
+  r.detect_latency_samples = lat.detect.length;
+  if (lat.events.length) r.event_latency_max_ms = Math.max(...lat.events);
+  r.realtime_busy_drop_share = lat.dropped;
+
+  console.log('\ndetection engine benchmark');
+  for (const [k, v] of Object.entries(r)) console.log(`  ${k.padEnd(44)} ${Number.isInteger(v) ? v : v.toFixed(3)}`);
+  for (const n of notes) console.log(`  note: ${n}`);
+  return r;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  benchDetect().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
