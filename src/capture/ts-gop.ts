@@ -18,7 +18,7 @@ export class GopCache {
 
   /** Feeds stream bytes; returns them cut into whole packets (the remainder waits for the next chunk). */
   push(chunk: Buffer): Buffer[] {
-    let buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
     this.rest = undefined;
     const packets: Buffer[] = [];
     let off = 0;
@@ -39,7 +39,6 @@ export class GopCache {
       this.observe(pkt);
     }
     if (off < buf.length) this.rest = Buffer.from(buf.subarray(off));
-    buf = Buffer.alloc(0);
     return packets;
   }
 
@@ -64,11 +63,11 @@ export class GopCache {
     const afc = (pkt[3]! >> 4) & 3;
     if (pid === 0) {
       if (pusi) this.readPat(pkt, afc);
-      this.pat = Buffer.from(pkt);
+      this.pat = pkt;
       return;
     }
     if (this.pmtPids.has(pid)) {
-      this.pmt = Buffer.from(pkt);
+      this.pmt = pkt;
       return;
     }
     if (pid === 0x1fff) return;
@@ -85,7 +84,8 @@ export class GopCache {
       this.gopBytes = 0;
       return;
     }
-    this.gop.push(Buffer.from(pkt));
+    // Socket chunks are fresh buffers Node never reuses: keeping views into them is safe.
+    this.gop.push(pkt);
     this.gopBytes += TS_PACKET;
   }
 

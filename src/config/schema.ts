@@ -87,7 +87,7 @@ export const ConfigSchema = z
     cloud: z
       .object({
         /** mqtts://host:8883 in production; mqtt:// is refused unless allowPlaintext is set. */
-        url: z.string().regex(/^mqtts?:\/\/[^\s/]+(:\d+)?$/, 'must be mqtt://host[:port] or mqtts://host[:port]').default('mqtts://cloud.invalid:8883'),
+        url: z.string().regex(/^mqtts?:\/\/[^\s/@:]+(:\d+)?$/, 'must be mqtt://host[:port] or mqtts://host[:port] (credentials belong in the secrets file)').default('mqtts://cloud.invalid:8883'),
         allowPlaintext: z.boolean().default(false).describe('only for the local simulator broker'),
         topicPrefix: z.string().regex(/^[a-z0-9_-]+$/).default('camd'),
         keepaliveSeconds: z.number().int().min(10).max(1200).default(30),

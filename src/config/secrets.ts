@@ -35,7 +35,14 @@ export class SecretsStore {
   async load(): Promise<Secrets> {
     try {
       const text = await fs.readFile(this.file, 'utf8');
-      this.current = parseOrThrow(SecretsSchema, JSON.parse(text));
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        // Never echo the parser's message: it quotes the file, i.e. a credential.
+        throw new Error('not valid JSON');
+      }
+      this.current = parseOrThrow(SecretsSchema, raw);
       this.loadError = undefined;
       const st = await fs.stat(this.file);
       // Someone loosened the mode by hand: tighten it rather than leave credentials readable.

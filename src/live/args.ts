@@ -35,7 +35,8 @@ function encode(p: Profile, kbps: number): string[] {
  */
 export function pushArgs(i: PushArgsInput): string[] {
   const p = i.profile;
-  const ins = i.inputs.flatMap((x) => ['-thread_queue_size', '512', '-f', 'mpegts', '-i', `unix:${x.relay}`]);
+  // The relay starts every reader at a keyframe with PAT/PMT (ts-gop.ts): a short probe is enough.
+  const ins = i.inputs.flatMap((x) => ['-thread_queue_size', '512', '-probesize', '500000', '-analyzeduration', '1000000', '-f', 'mpegts', '-i', `unix:${x.relay}`]);
   const audioIdx = i.inputs.length;
   let video: string[];
   if (i.inputs.length === 1) {

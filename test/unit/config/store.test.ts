@@ -46,6 +46,13 @@ describe('ConfigStore', () => {
     expect(readFileSync(file, 'utf8')).toContain('"sensitivity": 20');
   });
 
+  it('refuses credentials inside the cloud URL (they belong in the secrets file)', async () => {
+    const store = new ConfigStore(join(dir, 'config.json'), log);
+    await store.load();
+    const err = await rejection(store.patch({ cloud: { url: 'mqtts://user:pw@broker.example:8883' } }, 'test'));
+    expect(err.path).toBe('cloud.url');
+  });
+
   it('rejects unknown keys with their exact path and changes nothing', async () => {
     const store = new ConfigStore(join(dir, 'config.json'), log);
     await store.load();
@@ -134,9 +141,11 @@ describe('SecretsStore', () => {
 
   it('a corrupt secrets file is reported, never thrown', async () => {
     const file = join(dir, 'secrets.json');
-    writeFileSync(file, 'garbage', { mode: 0o600 });
+    writeFileSync(file, 'hunter2-psk', { mode: 0o600 });
     const s = new SecretsStore(file, log);
     expect(await s.load()).toEqual({});
-    expect(s.error()).toMatch(/secrets\.json/);
+    expect(s.error()).toMatch(/secrets\.json: not valid JSON/);
+    // The parser's own message would quote the file: a credential must never reach the state.
+    expect(s.error()).not.toMatch(/hunter2/);
   });
 });
