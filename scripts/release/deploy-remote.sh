@@ -60,11 +60,11 @@ rm -f "$tarball"
 
 if [[ $setup == yes ]]; then "$rel/bin/camd-setup-board" --base "$base"; fi
 
-prev=''
-if [[ -L $base/current ]]; then
-  prev=$(basename "$(readlink "$base/current")")
-  [[ -d $base/releases/$prev ]] || prev=''
-fi
+# The release to fall back to: what runs now, or (redeploying the running release) the one before.
+link_id() { [[ -L $base/$1 ]] && basename "$(readlink "$base/$1")" || true; }
+prev=$(link_id current)
+[[ $prev == "$id" ]] && prev=$(link_id previous)
+[[ -n $prev && $prev != "$id" && -d $base/releases/$prev ]] || prev=''
 
 # Atomic: rename(2) of a fresh symlink over the old one; readers see old or new, never neither.
 point() {
@@ -97,6 +97,8 @@ healthy() {
 
 start() {
   systemctl daemon-reload
+  # A crash-looping release may have used up StartLimitBurst: clear it, or the restart is refused.
+  systemctl reset-failed "$unit" 2>/dev/null || true
   systemctl restart "$unit" || true   # a failed start shows in is-failed below
   healthy "$1"
 }
@@ -106,7 +108,8 @@ point "$id"
 say "switched current -> $id${prev:+ (previous: $prev)}; restarting $unit"
 if start "$id"; then
   # Keep current, previous, and the newest others up to --keep in all.
-  if [[ -n $prev && $prev != "$id" ]]; then ln -sfn "releases/$prev" "$base/.previous.tmp" && mv -T "$base/.previous.tmp" "$base/previous"; fi
+  rm -f "$rel/.failed"
+  if [[ -n $prev ]]; then ln -sfn "releases/$prev" "$base/.previous.tmp" && mv -T "$base/.previous.tmp" "$base/previous"; fi
   mapfile -t old < <(cd "$base/releases" && ls -1t | grep -vxF -e "$id" -e "${prev:-/}" || true)
   for ((i = keep - 2; i < ${#old[@]}; i++)); do rm -rf "${base:?}/releases/${old[$i]}"; done
   say "OK: camd $id is running"
@@ -116,7 +119,7 @@ fi
 say "FAILED: release $id did not come up: $why"
 journalctl -u "$unit" -n 40 --no-pager -o cat 2>/dev/null | sed 's/^/  | /' >&2 || true
 touch "$rel/.failed"
-if [[ -z $prev || $prev == "$id" ]]; then
+if [[ -z $prev ]]; then
   say "no previous release to roll back to; current stays at the failed $id"
   exit 3
 fi

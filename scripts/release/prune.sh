@@ -29,6 +29,12 @@ while IFS= read -r -d '' build; do
   [[ -d $build/Release ]] && find "$build/Release" -mindepth 1 -maxdepth 1 ! -name '*.node' -exec rm -rf {} +
 done < <(find "$nm" -type d -name build -path '*/build' -exec test -f '{}/../binding.gyp' ';' -prune -print0)
 
+# Test-coverage reports some packages publish (fluent-ffmpeg: 11 MB): a package-root coverage/
+# holding lcov output.
+while IFS= read -r -d '' cov; do
+  [[ -e $cov/lcov.info || -d $cov/lcov-report ]] && rm -rf "$cov"
+done < <(find "$nm" -mindepth 2 -maxdepth 3 -type d -name coverage -print0)
+
 # Never needed at run time.
 find "$nm" -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' -o -name '*.tsbuildinfo' \) -delete
 find "$nm" -depth -type d -empty -delete

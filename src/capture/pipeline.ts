@@ -64,7 +64,6 @@ export class LensPipeline {
   private settings: PipelineSettings | undefined;
   private rgbServer: UnixServer | undefined;
   private grayAsm: FrameAssembler | undefined;
-  private rgbAsm: FrameAssembler | undefined;
   private pairer: TapPairer | undefined;
   private run: Run | undefined;
   private lastTag = '';
@@ -120,7 +119,6 @@ export class LensPipeline {
       this.runner?.markHealthy();
     });
     const rgbAsm = new FrameAssembler(rgbPool, (f) => pairer.rgb(f));
-    this.rgbAsm = rgbAsm;
     if (rgb) {
       this.rgbServer = new UnixServer(join(deps.runDir, `tap-${deps.lens}.sock`), (sock) => {
         rgbAsm.reset();

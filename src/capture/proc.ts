@@ -38,7 +38,7 @@ export class OnceProcess {
 
   constructor(
     readonly spec: OnceSpec,
-    private readonly deps: { log: Logger; clock: Clock },
+    deps: { log: Logger; clock: Clock },
   ) {
     this.child = spawn(spec.command ?? 'ffmpeg', [...spec.args], { stdio: [spec.stdin ?? 'ignore', spec.stdout ?? 'ignore', 'pipe'] });
     const rl = createInterface({ input: this.child.stderr! });

@@ -153,7 +153,15 @@ export class CaptureService implements Service {
         ctx.bus.emit('storage.check', { reason: `staging mkdir failed: ${errorMessage(err)}` });
       }
     }
-    const audio = recording && cfg.recording.audio ? await microphone(ctx.board, this.procs) : undefined;
+    let audio: PipelineSettings['audio'];
+    if (recording && cfg.recording.audio) {
+      try {
+        audio = await microphone(ctx.board, this.procs);
+      } catch (err) {
+        // Video matters more than sound: record without the microphone and say why.
+        this.log.error({ lens, err: errorMessage(err) }, 'microphone unavailable; recording without audio');
+      }
+    }
     return { lens: ctx.board.video[lens], orientation: cfg.lenses[lens].orientation, tap: cfg.capture.tap, recording, audio };
   }
 

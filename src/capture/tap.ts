@@ -18,6 +18,10 @@
  * - When the event loop falls behind, frames are dropped (latest wins) and counted in
  *   state.capture.<lens>.tap.dropped; nothing queues without bound.
  * - No frames while the camera sleeps (state.sleeping) or the lens's pipeline restarts.
+ *
+ * A snapshot for a detection event: `await ctx.commands.execute('snapshot', { lens, eventId },
+ * { source: 'local' })` → `{ ok, result: { lens, ts, bytes, path? (on the card), jpeg? (base64 when
+ * no card or inline: true) } }`; the file is named after the event id.
  */
 
 /** A small free list so steady-state capture allocates nothing per frame. */

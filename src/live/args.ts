@@ -46,7 +46,7 @@ export function pushArgs(i: PushArgsInput): string[] {
     video = ['-filter_complex', graph, '-map', '[v]', ...encode(p, p.bitrateKbps * i.inputs.length)];
   }
   return [
-    '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '1',
+    '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5',
     ...ins,
     ...(i.audio ? audioInputArgs(i.audio) : []),
     ...video,

@@ -88,6 +88,16 @@ export class Recorder {
     });
   }
 
+  /** Shutdown: what waits as pre-roll can no longer be anyone's (a restart ends every event). */
+  dropWaiting(): Promise<void> {
+    return this.serial(async () => {
+      for (const [lens, list] of this.waiting) {
+        for (const seg of list) await fs.rm(seg.file, { force: true }).catch(() => undefined);
+        this.waiting.set(lens, []);
+      }
+    });
+  }
+
   /** The card went away or was wiped: what waited in staging is gone with it. */
   forgetStaging(): void {
     for (const lens of LENSES) this.waiting.set(lens, []);

@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { LENSES } from '../../board/schema.js';
-import { fsyncDir, removeDurably, writeFileAtomic } from '../core/atomic-file.js';
 import type { TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
 import { ProcessSet } from '../capture/proc.js';
 import type { Context, Service } from '../supervisor/service.js';
-import { classifyCard, probeCard, type CardMarker, type CardStatus } from './card.js';
-import { dayOf, MARKER_FILE, ownerRecordFile } from './layout.js';
+import { classifyCard, probeCard, type CardStatus } from './card.js';
+import { forgetCard, initialiseCard } from './initialise.js';
+import { ownerRecordFile } from './layout.js';
 import { RecordingIndex } from './recording-index.js';
 import { Recorder } from './recorder.js';
 import { bytesToFree, runRetention } from './retention.js';
@@ -98,6 +97,7 @@ export class StorageService implements Service {
     this.ctx.clock.clearInterval(this.tickTimer);
     await this.probing;
     await this.recorder.idle();
+    if (this.status() === 'in-use' || this.status() === 'full') await this.recorder.dropWaiting();
     await this.procs.stopAll();
   }
 
@@ -241,14 +241,7 @@ export class StorageService implements Service {
   }
 
   private async forgetCard(): Promise<void> {
-    const marker = join(this.ctx.paths.cardMount, MARKER_FILE);
-    try {
-      const m = JSON.parse(await fs.readFile(marker, 'utf8')) as Partial<CardMarker>;
-      if (m.cardId && m.cardId === this.ownCardId) await removeDurably(marker);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err: errorMessage(err) }, 'could not remove the card marker');
-    }
-    await removeDurably(ownerRecordFile(this.ctx.paths.dataDir));
+    await forgetCard(this.ctx, this.ownCardId);
     this.ownCardId = undefined;
   }
 
@@ -325,27 +318,15 @@ export class StorageService implements Service {
   /** Capture stops writing, the card is wiped/formatted, marked ours, and taken into use. */
   private async initialise(): Promise<unknown> {
     const { ctx } = this;
-    const dir = ctx.paths.cardMount;
     const prev = ctx.state.get().storage!;
     this.initialising = true;
     this.index = undefined;
     ctx.state.set('storage', { ...prev, status: 'not-initialised', reason: 'initialising', initialising: true, checkedAt: ctx.clock.now() });
     try {
-      await this.waitCaptureOffCard();
+      const marker = await initialiseCard(ctx, this.procs);
       this.recorder.forgetStaging();
-      const format = ctx.board.system.formatCard;
-      if (format) {
-        const args = format.map((a) => a.replaceAll('{device}', ctx.board.storage.cardDevice ?? '').replaceAll('{mount}', dir));
-        await this.procs.run({ name: 'format-card', command: args[0]!, args: args.slice(1), timeoutMs: 300_000 });
-      } else {
-        for (const name of await fs.readdir(dir)) await fs.rm(join(dir, name), { recursive: true, force: true });
-      }
-      const marker: CardMarker = { version: 1, cardId: randomUUID(), initialisedAt: ctx.clock.now() };
-      await writeFileAtomic(join(dir, MARKER_FILE), `${JSON.stringify(marker)}\n`, 0o644);
-      await fsyncDir(dir);
-      await writeFileAtomic(ownerRecordFile(ctx.paths.dataDir), `${JSON.stringify({ cardId: marker.cardId, at: marker.initialisedAt })}\n`, 0o600);
       this.ownCardId = marker.cardId;
-      this.log.warn({ cardId: marker.cardId, day: dayOf(marker.initialisedAt) }, 'card initialised');
+      this.log.warn({ cardId: marker.cardId }, 'card initialised');
       this.event('card.initialised', { cardId: marker.cardId });
       this.initialising = false;
       await this.check('initialised', true);
@@ -356,15 +337,6 @@ export class StorageService implements Service {
       const message = `initialising the card failed: ${errorMessage(err)}`;
       this.apply({ ...prev, status: 'error', reason: message, checkedAt: ctx.clock.now() }, 'initialise');
       throw err instanceof CamdError ? err : new CamdError('failed', message);
-    }
-  }
-
-  /** Capture drops its recording output when the card leaves `in-use`; wait for that (bounded). */
-  private async waitCaptureOffCard(): Promise<void> {
-    const until = this.ctx.clock.now() + 10_000;
-    while (Object.values(this.ctx.state.get().capture ?? {}).some((c) => c?.recording)) {
-      if (this.ctx.clock.now() > until) throw new CamdError('busy', 'capture did not stop writing to the card');
-      await new Promise<void>((r) => this.ctx.clock.setTimeout(r, 100));
     }
   }
 }

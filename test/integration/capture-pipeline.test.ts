@@ -10,12 +10,13 @@ import { ledPattern } from '../../src/indicator/policy.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 
 const realSetTimeout = globalThis.setTimeout;
-import { processesMentioning, smallBoard, testDir } from '../unit/capture/media-fixture.js';
+import { processesMentioning, smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 
 let booted: BootedSim | undefined;
 afterEach(async () => {
   await booted?.dispose();
   booted = undefined;
+  removeTestDirs();
 });
 
 async function boot(config: Record<string, unknown> = {}): Promise<BootedSim> {

@@ -8,12 +8,13 @@ import type { Board } from '../../board/schema.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { captureServices } from '../../src/capture/services.js';
 import type { TapFrame } from '../../src/capture/types.js';
-import { SMALL, smallBoard, stillClip, testDir } from '../unit/capture/media-fixture.js';
+import { SMALL, smallBoard, stillClip, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 
 let booted: BootedSim | undefined;
 afterEach(async () => {
   await booted?.dispose();
   booted = undefined;
+  removeTestDirs();
 });
 
 async function boot(patch?: (b: Board) => Board, config: Record<string, unknown> = {}) {

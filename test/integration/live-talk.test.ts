@@ -7,12 +7,13 @@ import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { alarmService } from '../../src/alarm/service.js';
 import { captureServices } from '../../src/capture/services.js';
 import type { CameraEvent } from '../../src/state/bus.js';
-import { smallBoard, testDir, toneWav } from '../unit/capture/media-fixture.js';
+import { smallBoard, testDir, toneWav, removeTestDirs } from '../unit/capture/media-fixture.js';
 
 let booted: BootedSim | undefined;
 afterEach(async () => {
   await booted?.dispose();
   booted = undefined;
+  removeTestDirs();
 });
 
 async function boot() {

@@ -57,7 +57,7 @@ echo "systemctl $*" >> "$FAKE_LOG"
 pidf=$FAKE_ROOT/run/camd.pid
 alive() { [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null; }
 case $1 in
-  daemon-reload|enable) exit 0 ;;
+  daemon-reload|enable|reset-failed) exit 0 ;;
   stop|restart)
     if alive; then kill -TERM "$(cat "$pidf")"; for _ in $(seq 100); do alive || break; sleep 0.1; done; fi
     rm -f "$pidf"

@@ -7,7 +7,7 @@ import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { captureServices } from '../../src/capture/services.js';
 import { ledPattern } from '../../src/indicator/policy.js';
 import type { CameraEvent } from '../../src/state/bus.js';
-import { smallBoard, testDir } from '../unit/capture/media-fixture.js';
+import { smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { mountCard, remount, unmountCard } from '../unit/capture/card-fixture.js';
 
 let booted: BootedSim | undefined;
@@ -16,6 +16,7 @@ afterEach(async () => {
   await booted?.dispose();
   booted = undefined;
   for (const m of mounts.splice(0)) unmountCard(m);
+  removeTestDirs();
 });
 
 async function boot(config: Record<string, unknown> = {}) {

@@ -8,7 +8,7 @@ import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { captureServices } from '../../src/capture/services.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import type { RecordingEntry } from '../../src/storage/recording-index.js';
-import { SMALL, smallBoard, testDir } from '../unit/capture/media-fixture.js';
+import { SMALL, smallBoard, smallClip, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { mountCard, unmountCard } from '../unit/capture/card-fixture.js';
 
 let booted: BootedSim | undefined;
@@ -17,6 +17,7 @@ afterEach(async () => {
   await booted?.dispose();
   booted = undefined;
   for (const m of mounts.splice(0)) unmountCard(m);
+  removeTestDirs();
 });
 
 async function bootWithCard(config: Record<string, unknown>, size = '20m') {
@@ -57,7 +58,7 @@ function expectConsistent(card: string, entries: RecordingEntry[]): void {
 
 describe('recording on the card (real ffmpeg, tmpfs card)', () => {
   it('continuous: seamless segments, indexed, video only by default; kill -9 leaves one partial segment and recording resumes', async () => {
-    const { b, card, exec, list } = await bootWithCard({ recording: { mode: 'continuous' } });
+    const { b, card, list } = await bootWithCard({ recording: { mode: 'continuous' } });
     // The cloud being unreachable changes nothing for recording.
     b.sup.state.set('network', { phase: 'exception', reason: 'cloud unreachable' });
     await waitFor(async () => (await list()).length >= 3, 30_000);
@@ -135,6 +136,33 @@ describe('recording on the card (real ffmpeg, tmpfs card)', () => {
     expect((await list()).length).toBeLessThanOrEqual(n + 1);
     expect((await list('ptz')).length).toBeLessThanOrEqual(m + 1);
     expect(b.sup.state.get().recording?.lenses.ptz).toMatchObject({ active: false, reasons: [] });
+  }, 90_000);
+
+  it('after a crash of the whole daemon, segments left in staging are recovered at the next start (the cut one marked partial)', async () => {
+    const first = await bootWithCard({ recording: { mode: 'continuous' } });
+    const { dir, card } = first;
+    await booted!.dispose();
+    booted = undefined;
+    // What a killed daemon leaves: a run's list with one complete segment, and one it was writing.
+    const staging = join(card, 'camd/staging/wide');
+    for (const f of readdirSync(staging)) rmSync(join(staging, f));
+    const tag = `r${Date.now() - 60_000}`;
+    const clip = smallClip();
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', clip, '-t', '2', '-c', 'copy', '-f', 'mpegts', join(staging, `${tag}-000000.ts`)]);
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-ss', '2', '-i', clip, '-t', '1.3', '-c', 'copy', '-f', 'mpegts', join(staging, `${tag}-000001.ts`)]);
+    writeFileSync(join(staging, `${tag}.csv`), `${tag}-000000.ts,0.000000,2.000000\n`);
+    booted = await bootSim({ dir, board: smallBoard(dir), services: [coreCommands, ...captureServices] });
+    const b = booted;
+    const list = async () => ((await b.sup.commands.execute('recordings.list', { lens: 'wide', to: Date.now() }, { source: 'local' })) as { result: { recordings: RecordingEntry[] } }).result.recordings;
+    await waitFor(async () => (await list()).filter((r) => r.start < Date.now() - 30_000).length === 2, 15_000);
+    const old = (await list()).filter((r) => r.start < Date.now() - 30_000);
+    const t0 = Number(tag.slice(1));
+    expect(old[0]).toMatchObject({ start: t0, end: t0 + 2000, reason: 'continuous' });
+    expect(old[0]!.partial).toBeUndefined();
+    expect(old[1]).toMatchObject({ start: t0 + 2000, partial: true });
+    expect(probe(join(card, old[1]!.file)).packets).toBeGreaterThanOrEqual(12);
+    expectConsistent(card, await list());
+    expect(readdirSync(staging).filter((f) => f.startsWith(tag))).toEqual([]);
   }, 90_000);
 
   it('retention deletes the oldest recordings first; full only when nothing is left to delete', async () => {

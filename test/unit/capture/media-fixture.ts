@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Board } from '../../../board/schema.js';
@@ -63,9 +63,17 @@ export function smallBoard(dir: string, patch: (b: Board) => Board = (b) => b): 
     });
 }
 
+const made: string[] = [];
+
+/** Removes the dirs testDir() made (call after the daemon stopped and the card is unmounted). */
+export function removeTestDirs(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
 /** A fresh test dir whose config.json (small tap, 2 s segments) is in place before boot. */
 export function testDir(config: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'camd-cap-'));
+  made.push(dir);
   mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
   const base = { capture: { tap: { width: 64, height: 36, fps: 5, rgbWidth: 128, rgbHeight: 72 } }, recording: { segmentSeconds: 2 } };
   writeFileSync(join(dir, 'data', 'config.json'), JSON.stringify(deepMerge(base, config)));

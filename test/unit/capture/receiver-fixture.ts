@@ -30,7 +30,8 @@ export class Receiver {
     readonly listenUrl: string,
     readonly file: string,
   ) {
-    const input = listenUrl.startsWith('rtmp') ? ['-listen', '1', '-i', listenUrl] : ['-i', `${listenUrl}?mode=listener`];
+    const probe = ['-probesize', '500000', '-analyzeduration', '1000000'];
+    const input = listenUrl.startsWith('rtmp') ? [...probe, '-listen', '1', '-i', listenUrl] : [...probe, '-i', `${listenUrl}?mode=listener`];
     this.proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...input, '-c', 'copy', '-f', 'mpegts', file], { stdio: 'ignore' });
     this.exited = new Promise((r) => this.proc.once('exit', () => r()));
   }

@@ -48,6 +48,10 @@ describe('prune.sh', () => {
     put(join(nm, 'epoll/build/Release/obj.target/epoll/src/epoll.o'));
     put(join(nm, 'epoll/build/Makefile'));
     put(join(nm, 'epoll/epoll.js'));
+    put(join(nm, 'fluent-ffmpeg/coverage/lcov.info'));
+    put(join(nm, 'fluent-ffmpeg/coverage/lcov-report/index.html'));
+    // A library whose code lives in a folder named coverage: kept.
+    put(join(nm, 'istanbul-lib/coverage/index.js'));
     put(join(nm, 'zod/index.js'));
     put(join(nm, 'zod/index.js.map'));
     // A "build" folder that is library code, not a node-gyp tree: must survive.
@@ -74,6 +78,8 @@ describe('prune.sh', () => {
     expect(has('onnxruntime-node/dist/index.js')).toBe(true);
     expect(has('onnxruntime-node/dist/index.d.ts')).toBe(false);
     expect(has('zod/index.js.map')).toBe(false);
+    expect(has('fluent-ffmpeg/coverage')).toBe(false);
+    expect(has('istanbul-lib/coverage/index.js')).toBe(true);
   });
 
   it('fails when onnxruntime-node has no binary for the target', () => {
