@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Schemas of what the device publishes: the documentation of the MQTT contract (CONTRACT.md)
+ * Schemas of what the device publishes: the documentation of the MQTT contract (README.md, "Cloud interface (MQTT)")
  * and what the tests check real payloads against. `cloud.schema` returns them as JSON Schema.
  */
 export const CloudHealthSchema = z

@@ -35,7 +35,7 @@ declare module '../state/bus.js' {
 const OUTBOX_FAULT = 'cloud.outbox';
 
 /**
- * The camera's public interface: one MQTT session to the cloud (see CONTRACT.md). Wires the
+ * The camera's public interface: one MQTT session to the cloud (see README.md, "Cloud interface (MQTT)"). Wires the
  * session, the persistent outbox, the state publisher, the command router and settings sync;
  * each of those is its own small module.
  */

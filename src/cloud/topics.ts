@@ -1,6 +1,6 @@
 /**
  * The MQTT topic map under `<prefix>/<serial>/`. Stable: it is the camera's public interface
- * (see CONTRACT.md); the broker's ACL grants each device exactly this subtree.
+ * (see README.md, "Cloud interface (MQTT)"); the broker's ACL grants each device exactly this subtree.
  */
 export interface Topics {
   base: string;

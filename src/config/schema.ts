@@ -91,7 +91,7 @@ export const ConfigSchema = z
         allowPlaintext: z.boolean().default(false).describe('only for the local simulator broker'),
         topicPrefix: z.string().regex(/^[a-z0-9_-]+$/).default('camd'),
         keepaliveSeconds: z.number().int().min(10).max(1200).default(30),
-        /** Bound of the on-disk event outbox (flash); when full, oldest low-priority events go first, counted (src/cloud/CONTRACT.md). */
+        /** Bound of the on-disk event outbox (flash); when full, oldest low-priority events go first, counted (README.md "Cloud interface"). */
         outboxMaxBytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024).describe('event outbox size bound in bytes'),
       })
       .strict()
