@@ -33,6 +33,8 @@ export interface ProbeOptions {
   requireMount: boolean;
   /** Write, fsync and remove a small file: the only sure test that writes still work. */
   writeTest: boolean;
+  /** The test write is made only on this camera's own card: a foreign card is not written to. */
+  ownCardId?: string;
   mountsFile?: string;
 }
 
@@ -71,7 +73,7 @@ export async function probeCard(opts: ProbeOptions): Promise<CardProbe> {
     return { ...probe, error: `cannot read the card marker: ${errorMessage(err)}`, errorCode: (err as NodeJS.ErrnoException).code };
   }
   if (probe.readOnly) return { ...probe, error: 'card is mounted read-only', errorCode: 'EROFS' };
-  if (opts.writeTest) {
+  if (opts.writeTest && probe.marker && probe.marker.cardId === opts.ownCardId) {
     const failure = await writeTest(opts.dir);
     if (failure) {
       const ro = failure.code === 'EROFS';

@@ -120,7 +120,7 @@ export class StorageService implements Service {
     const writeTest = forceWrite || now - this.lastWriteTest >= WRITE_TEST_MS;
     const dir = ctx.paths.cardMount;
     const requireMount = ctx.board.backend === 'hardware' || this.sawOwnMount;
-    let probe = await probeCard({ dir, requireMount, writeTest });
+    let probe = await probeCard({ dir, requireMount, writeTest, ownCardId: this.ownCardId });
     if (probe.mount?.mountPoint === dir) this.sawOwnMount = true;
     if (writeTest) this.lastWriteTest = now;
     let c = classifyCard(probe, this.ownCardId, minFree);

@@ -57,7 +57,7 @@ describe('probeCard on a directory card', () => {
     expect(p.error).toBeUndefined();
     expect(p.totalBytes).toBeGreaterThan(0);
     writeFileSync(join(card, '.camd-card'), '{"version":1,"cardId":"0b7e1f4a-3c2d-4e5f-8a9b-1c2d3e4f5a6b","initialisedAt":5}');
-    expect((await probeCard({ dir: card, requireMount: false, writeTest: false })).marker).toMatchObject({ initialisedAt: 5 });
+    expect((await probeCard({ dir: card, requireMount: false, writeTest: true, ownCardId: '0b7e1f4a-3c2d-4e5f-8a9b-1c2d3e4f5a6b' })).marker).toMatchObject({ initialisedAt: 5 });
     writeFileSync(join(card, '.camd-card'), 'garbage');
     expect((await probeCard({ dir: card, requireMount: false, writeTest: false })).marker).toBeNull();
     // On a board the card must be a mount of its own.
