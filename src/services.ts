@@ -2,6 +2,7 @@ import { alarmService } from './alarm/service.js';
 import { captureServices } from './capture/services.js';
 import { cloudService } from './cloud/service.js';
 import { controlServer } from './control/server.js';
+import { detectionService } from './detect/service.js';
 import { healthService } from './health/service.js';
 import { networkService } from './network/service.js';
 import { ptzService } from './ptz/service.js';
@@ -14,4 +15,4 @@ import type { ServiceFactory } from './supervisor/service.js';
  * The services of one boot, in start order (stop runs in reverse). The control socket starts
  * first so `camctl status` works while the rest boots, and stops last.
  */
-export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, cloudService, indicatorService, resetService, networkService, healthService, alarmService, ptzService, ...captureServices];
+export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, cloudService, indicatorService, resetService, networkService, healthService, alarmService, ptzService, ...captureServices, detectionService];

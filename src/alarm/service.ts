@@ -153,6 +153,11 @@ export class AlarmService implements Service {
     const type = m[1] as DetectionType;
     const cfg = this.ctx.config.get();
     if (this.ctx.state.get().sleeping) return;
+    // Within the detection cooldown: reported to the cloud, but no lights and no siren again.
+    if (e.data?.alert === false) {
+      this.log.debug({ type, event: e.id }, 'detection within cooldown: no alert');
+      return;
+    }
     if (cfg.alarm.maintenance) {
       this.log.debug({ type }, 'maintenance mode: detection alert suppressed');
       return;

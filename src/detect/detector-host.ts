@@ -156,7 +156,10 @@ export class DetectorHost implements ObjectDetector {
     const top = Math.max(0, Math.floor(Math.min(...req.crops.map((c) => c.y))));
     const bottom = Math.min(frame.height, Math.ceil(Math.max(...req.crops.map((c) => c.y + c.h))));
     const rows = Math.max(1, bottom - top);
-    const data = frame.data.slice(top * frame.width * 3, (top + rows) * frame.width * 3);
+    // A copy with its own ArrayBuffer, transferred to the worker. Not `frame.data.slice()`: on a
+    // Node Buffer (what the capture tap hands out) that is a view, and transferring its buffer
+    // would detach the tap's pooled frame.
+    const data = new Uint8Array(frame.data.subarray(top * frame.width * 3, (top + rows) * frame.width * 3));
     const crops = req.crops.map((c) => ({ ...c, y: c.y - top }));
     const id = this.nextId++;
     this.counters.requests++;

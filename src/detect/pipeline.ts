@@ -75,6 +75,7 @@ export class LensPipeline {
   private readonly clock: Clock;
   private readonly feed: FeedMode;
   private readonly cropOpts: CropOptions;
+  private detector: ObjectDetector | null;
   private nextAllowedTs = -Infinity;
   /** Bumped by stop(): results of inferences started before it are dropped. */
   private generation = 0;
@@ -86,6 +87,7 @@ export class LensPipeline {
 
   constructor(private readonly opts: LensPipelineOptions) {
     this.settings = opts.settings;
+    this.detector = opts.detector;
     this.clock = opts.clock ?? systemClock;
     this.feed = opts.feed ?? 'crops';
     this.cropOpts = { ...DEFAULT_CROP_OPTIONS, ...opts.crops };
@@ -98,6 +100,14 @@ export class LensPipeline {
     this.settings = settings;
     this.change.setOptions(this.changeGate());
     this.tracker.setOptions(this.trackerTimes());
+  }
+
+  /**
+   * The daemon's detector came up, died or was re-created: frames from now on use this one
+   * (null = image change only). Inferences already in flight settle as they would have.
+   */
+  setDetector(detector: ObjectDetector | null): void {
+    this.detector = detector;
   }
 
   /** The daemon switched the spotlight, strobes or IR: the image change that follows is ours. */
@@ -137,7 +147,7 @@ export class LensPipeline {
     const decided = (decision: FrameDecision): Promise<FrameOutcome> => Promise.resolve({ change, decision });
     const s = this.settings;
     if (!s.human.enabled && !s.vehicle.enabled) return decided('disabled');
-    const detector = this.opts.detector;
+    const detector = this.detector;
     if (!detector) return decided('no-detector');
     const tracked = this.tracker.activeBoxes();
     const motion = change.regions.map((r) => r.box);

@@ -19,7 +19,7 @@ import '../capture/types.js';
 import './types.js';
 
 const Lens = z.enum(LENSES);
-const POLL_MS = 2000;
+const POLL_MS = 1000;
 const WRITE_TEST_MS = 30_000;
 const TOKEN_MS = 60_000;
 const FAULT = 'storage.card';

@@ -102,7 +102,8 @@ describe('microSD card lifecycle (tmpfs as the card)', () => {
     mounts.push(card);
     await waitFor(() => status()?.status === 'not-initialised', 5000);
     await initialise(exec);
-    await waitFor(() => (b.sup.state.get().recording?.lenses.wide?.kept ?? 0) >= 1, 10_000);
+    await waitFor(() => b.sup.state.get().capture?.wide?.recording === true, 10_000);
+    await new Promise((r) => setTimeout(r, 700));
     unmountCard(card);
     await waitFor(() => status()?.status === 'absent', 5000);
     expect(b.sup.state.get().faults['storage.card']).toMatchObject({ kind: 'camera', message: 'card removed while in use' });

@@ -1,0 +1,252 @@
+import type { Logger } from 'pino';
+import { LENSES, type LensName } from '../../board/schema.js';
+import type { TapFrame } from '../capture/types.js';
+import type { TimerHandle } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import type { Context, Service } from '../supervisor/service.js';
+import { registerDetectionCommands } from './commands.js';
+import { DetectorHost } from './detector-host.js';
+import { DetectionEvents } from './events.js';
+import { HostKeeper, ModelFileError, type HostStatus, type KeptHost } from './host-keeper.js';
+import { LensLane } from './lane.js';
+import { loadVerifiedModel, MODEL_SHA256 } from './model.js';
+import { settingsForLens } from './settings.js';
+import type { DetectionState, LensDetectionState } from './state.js';
+import type { DetectionType } from './types.js';
+import '../alarm/types.js';
+import '../capture/types.js';
+import '../storage/types.js';
+import './state.js';
+
+/** Episodes end on time even when frames stop (capture restarting, a lens unplugged). */
+const TICK_MS = 1000;
+/** Counters reach the state this often (the cloud mirrors the state: not per frame). */
+const PUBLISH_MS = 5000;
+const MODEL_FAULT = 'detect.model';
+const WORKER_FAULT = 'detect.worker';
+const TYPES: readonly DetectionType[] = ['human', 'vehicle', 'change'];
+
+/**
+ * Detection in the daemon: the frame tap of each lens feeds a LensPipeline (image change gates
+ * the FastestDet worker); episodes become `camera.event`s with a snapshot and a reference to
+ * their recording (events.ts).
+ *
+ * - Model: verified (SHA-256) and loaded in a worker at start, without holding up the boot.
+ *   Missing or altered → camera fault `detect.model` (LED fast red) and the pipelines run
+ *   without a detector: image change keeps working. A worker that dies is re-created with
+ *   backoff and a restart limit (host-keeper.ts); past the limit → fault `detect.worker`.
+ * - Settings: config `detection.*`, applied live on every config change (`detection.set` goes
+ *   through the config too).
+ * - Lights: `lights.changing` tells every pipeline the next image change is the camera's own.
+ * - Sleep: open episodes end (reason `sleep`), the pipelines are dropped, frames ignored; fresh
+ *   pipelines on wake (a new background: the scene may have changed meanwhile).
+ */
+export class DetectionService implements Service {
+  readonly name = 'detection';
+  private readonly log: Logger;
+  private readonly lanes = new Map<LensName, LensLane>();
+  private readonly retired = new Map<LensName, LensDetectionState>();
+  private keeper!: HostKeeper;
+  private events!: DetectionEvents;
+  private readonly unsubs: (() => void)[] = [];
+  private tickTimer: TimerHandle | undefined;
+  private publishTimer: TimerHandle | undefined;
+  private lastError = 0;
+  private stopped = false;
+
+  constructor(private readonly ctx: Context) {
+    this.log = ctx.log('detection');
+  }
+
+  async start(): Promise<void> {
+    const { ctx } = this;
+    this.events = new DetectionEvents({
+      clock: ctx.clock,
+      log: this.log,
+      config: () => ctx.config.get(),
+      storage: () => ctx.state.get().storage,
+      snapshot: (lens, eventId) => ctx.commands.execute('snapshot', { lens, eventId }, { source: 'local' }),
+      emit: (e) => ctx.bus.emit('camera.event', e),
+      latency: (lens, ms) => this.lanes.get(lens)?.recordLatency(ms),
+    });
+    this.keeper = new HostKeeper({
+      clock: ctx.clock,
+      log: this.log,
+      open: () => this.openHost(),
+      onChange: (host, status, reason) => this.onHost(host, status, reason),
+    });
+    if (!ctx.state.get().sleeping) this.wake();
+    ctx.bus.on(this, 'capture.frame', (f) => this.onFrame(f));
+    ctx.bus.on(this, 'lights.changing', ({ ts }) => {
+      for (const lane of this.lanes.values()) lane.lightChange(ts);
+    });
+    this.unsubs.push(
+      ctx.config.onChange((cfg, paths) => {
+        if (paths.some((p) => p.startsWith('detection.'))) {
+          for (const [lens, lane] of this.lanes) lane.updateSettings(settingsForLens(cfg.detection, lens));
+          this.log.info({ paths: paths.filter((p) => p.startsWith('detection.')) }, 'detection settings applied');
+        }
+        if (paths.some((p) => p.startsWith('capture.tap.'))) this.assignDetector();
+        this.publish();
+      }),
+      ctx.state.subscribe((s, changed) => {
+        if (!changed.has('sleeping') || this.stopped) return;
+        if (s.sleeping && this.lanes.size) this.sleep('sleep');
+        else if (!s.sleeping && !this.lanes.size) this.wake();
+        this.publish();
+      }),
+    );
+    registerDetectionCommands(this, ctx, () => this.snapshot());
+    this.tickTimer = ctx.clock.setInterval(() => {
+      const now = ctx.clock.now();
+      for (const lane of this.lanes.values()) lane.tick(now);
+    }, TICK_MS);
+    this.publishTimer = ctx.clock.setInterval(() => this.publish(), PUBLISH_MS);
+    this.keeper.start();
+    this.publish();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const u of this.unsubs.splice(0)) u();
+    this.ctx.clock.clearInterval(this.tickTimer);
+    this.ctx.clock.clearInterval(this.publishTimer);
+    // Open episodes end now, so their recordings and the cloud are told before storage stops.
+    if (this.lanes.size) this.sleep('shutdown');
+    await this.events?.idle();
+    await this.keeper?.stop();
+    this.publish();
+  }
+
+  private async openHost(): Promise<KeptHost> {
+    const path = this.ctx.board.paths.model;
+    try {
+      await loadVerifiedModel(path, MODEL_SHA256);
+    } catch (err) {
+      throw new ModelFileError(errorMessage(err));
+    }
+    // One inference thread: the other core stays with ffmpeg and the daemon.
+    return DetectorHost.open({ modelPath: path, expectedSha256: MODEL_SHA256, threads: 1 });
+  }
+
+  private onHost(_host: KeptHost | null, status: HostStatus, reason: string | undefined): void {
+    const { state, clock } = this.ctx;
+    if (status === 'ready') {
+      state.clearFault(MODEL_FAULT);
+      state.clearFault(WORKER_FAULT);
+    } else if (status === 'failed') {
+      const id = this.keeper.failure === 'model' ? MODEL_FAULT : WORKER_FAULT;
+      state.raiseFault(id, { kind: 'camera', component: 'detection', message: `${reason ?? 'object detector unavailable'}; human and vehicle detection are off, image change still works` }, clock.now());
+    }
+    this.assignDetector();
+    this.publish();
+  }
+
+  /** Lanes get the detector when it is ready and their tap sends RGB frames to crop from. */
+  private assignDetector(): void {
+    const host = this.keeper?.current ?? null;
+    const rgb = this.rgbTap();
+    for (const lane of this.lanes.values()) lane.setDetector(rgb ? host : null);
+  }
+
+  private rgbTap(): boolean {
+    const t = this.ctx.config.get().capture.tap;
+    return t.rgbWidth > 0 && t.rgbHeight > 0;
+  }
+
+  private onFrame(f: TapFrame): void {
+    const lane = this.lanes.get(f.lens);
+    if (!lane) return;
+    lane.onFrame(f, this.rgbTap());
+  }
+
+  private wake(): void {
+    const cfg = this.ctx.config.get();
+    for (const lens of LENSES) {
+      this.lanes.set(
+        lens,
+        new LensLane({
+          lens,
+          settings: settingsForLens(cfg.detection, lens),
+          detector: null,
+          clock: this.ctx.clock,
+          onEpisode: (e, reason) => {
+            void this.events.publish(e, reason);
+            if (e.phase !== 'update') this.publish();
+          },
+          onError: (err) => this.onPipelineError(lens, err),
+        }),
+      );
+    }
+    this.assignDetector();
+  }
+
+  private sleep(reason: 'sleep' | 'shutdown'): void {
+    const now = this.ctx.clock.now();
+    const enabled = this.enabledTypes();
+    for (const [lens, lane] of this.lanes) {
+      lane.stop(reason, now);
+      this.retired.set(lens, addCounters(this.retired.get(lens), lane.state(enabled, false)));
+    }
+    this.lanes.clear();
+    this.log.info({ reason }, 'detection stopped');
+  }
+
+  private onPipelineError(lens: LensName, err: Error): void {
+    // A dying worker fails every request in flight: one log line per few seconds is enough.
+    const now = this.ctx.clock.now();
+    if (now - this.lastError < 5000) return;
+    this.lastError = now;
+    this.log.warn({ lens, err: err.message }, 'detection pipeline error');
+  }
+
+  private snapshot(): Record<string, unknown> {
+    this.publish();
+    return { settings: this.ctx.config.get().detection, ...this.ctx.state.get().detection };
+  }
+
+  private enabledTypes(): DetectionType[] {
+    const cfg = this.ctx.config.get().detection;
+    return TYPES.filter((t) => cfg[t].enabled);
+  }
+
+  private publish(): void {
+    const { ctx } = this;
+    const enabled = this.enabledTypes();
+    const objectDetection = !!this.keeper?.current && this.rgbTap();
+    const lenses: DetectionState['lenses'] = {};
+    for (const lens of LENSES) {
+      const lane = this.lanes.get(lens);
+      // Counters run since the daemon started: those of the pipelines dropped by sleep are kept.
+      const cur = lane ? lane.state(enabled, objectDetection) : undefined;
+      const base = this.retired.get(lens);
+      const st = cur ? addCounters(base, cur) : base && { ...base, enabled, objectDetection: false, open: [] };
+      if (st) lenses[lens] = st;
+    }
+    const next: DetectionState = {
+      model: { status: this.keeper?.status ?? 'loading', ...(this.keeper?.reason ? { reason: this.keeper.reason } : {}), path: ctx.board.paths.model, restarts: this.keeper?.restarts ?? 0 },
+      sleeping: ctx.state.get().sleeping,
+      lenses,
+    };
+    if (JSON.stringify(next) !== JSON.stringify(ctx.state.get().detection)) ctx.state.set('detection', next);
+  }
+}
+
+/** `cur` with the counters of an earlier pipeline of the same lens added in. */
+function addCounters(base: LensDetectionState | undefined, cur: LensDetectionState): LensDetectionState {
+  if (!base) return cur;
+  const lastEventAt = cur.lastEventAt ?? base.lastEventAt;
+  return {
+    ...cur,
+    framesIn: base.framesIn + cur.framesIn,
+    staticFrames: base.staticFrames + cur.staticFrames,
+    dropped: { rate: base.dropped.rate + cur.dropped.rate, busy: base.dropped.busy + cur.dropped.busy },
+    inferences: base.inferences + cur.inferences,
+    failed: base.failed + cur.failed,
+    events: base.events + cur.events,
+    ...(lastEventAt !== undefined ? { lastEventAt } : {}),
+    ...(cur.latencyMs ?? base.latencyMs ? { latencyMs: cur.latencyMs ?? base.latencyMs } : {}),
+  };
+}
+
+export const detectionService = (ctx: Context): Service => new DetectionService(ctx);
