@@ -1,0 +1,87 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { bootSim, type BootedSim } from '../harness/boot.js';
+import { waitFor } from '../harness/daemon.js';
+import { captureServices } from '../../src/capture/services.js';
+import { detectionService } from '../../src/detect/service.js';
+import type { CameraEvent } from '../../src/state/bus.js';
+import type { RecordingEntry } from '../../src/storage/recording-index.js';
+import { coreCommands } from '../../src/supervisor/core-commands.js';
+import { bottleClip, detectBoard, detectDir, personClip, removeDetectDirs } from './detect-daemon-media.js';
+
+/**
+ * The whole detection path in the daemon, on real footage at real time: sim capture (ffmpeg -re)
+ * → frame tap → detection service → camera.event → storage keeps the clip. The wide lens plays
+ * a person walking in (and, after a cut, gone); the PTZ lens plays hands moving bottles.
+ */
+let booted: BootedSim | undefined;
+afterEach(async () => {
+  await booted?.dispose();
+  booted = undefined;
+  removeDetectDirs();
+});
+
+describe('detection daemon on real footage', () => {
+  it('a person → human.start with snapshot and clip reference, then human.end; the bottles never make a vehicle event', async () => {
+    const dir = detectDir({ detection: { vehicle: { enabled: true } } });
+    mkdirSync(join(dir, 'card'));
+    const b = await bootSim({ dir, board: detectBoard(dir, { wide: personClip(), ptz: bottleClip() }), services: [coreCommands, ...captureServices, detectionService] });
+    booted = b;
+    const events: CameraEvent[] = [];
+    b.sup.bus.on({ name: 'test' }, 'camera.event', (e) => void events.push(e));
+    const exec = (cmd: string, args: Record<string, unknown> = {}) => b.sup.commands.execute(cmd, args, { source: 'cloud' });
+    const first = (await exec('storage.initialise')) as { ok: false; error: { message: string } };
+    const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
+    expect(await exec('storage.initialise', { confirm: token })).toMatchObject({ ok: true, result: { status: 'in-use' } });
+
+    const det = events.filter.bind(events);
+    await waitFor(() => det((e) => e.type === 'human.start' && e.lens === 'wide').length > 0, 25_000, 100);
+    const start = events.find((e) => e.type === 'human.start' && e.lens === 'wide')!;
+    expect(start).toMatchObject({ kind: 'detection', lens: 'wide' });
+    expect(start.id).toMatch(/^[0-9a-f-]{36}$/);
+    const sd = start.data as Record<string, any>;
+    expect(sd.score).toBeGreaterThan(0.5);
+    expect(sd.alert).toBe(true);
+    expect(sd.objects).toBe(1);
+    expect(sd.box).toHaveLength(4);
+    for (const v of sd.box) expect(v).toBeGreaterThanOrEqual(0);
+    // The snapshot was kept on the card, named after the event.
+    expect(sd.snapshotError).toBeUndefined();
+    expect(sd.snapshot.path).toContain(start.id);
+    expect(existsSync(join(dir, 'card', sd.snapshot.path))).toBe(true);
+    expect(sd.clip).toEqual({ lens: 'wide', from: sd.startedAt - 2000, to: null, recorded: true });
+    // The frame was seen a moment before the event left: the daemon keeps up at real time.
+    expect(start.ts).toBe(sd.startedAt);
+
+    await waitFor(() => det((e) => e.type === 'human.end' && (e.data as any).episodeId === sd.episodeId).length > 0, 20_000, 100);
+    const end = events.find((e) => e.type === 'human.end' && (e.data as any).episodeId === sd.episodeId)!;
+    const ed = end.data as Record<string, any>;
+    expect(ed).toMatchObject({ reason: 'gone', alert: true, clip: { lens: 'wide', from: sd.clip.from, to: end.ts + 2000, recorded: true } });
+    expect(ed.snapshot).toBeUndefined();
+    expect(end.ts).toBeGreaterThan(start.ts);
+    // Updates (if any) carry the same episode, in order between start and end.
+    const mine = events.filter((e) => (e.data as any)?.episodeId === sd.episodeId).map((e) => e.type);
+    expect(mine[0]).toBe('human.start');
+    expect(mine.at(-1)).toBe('human.end');
+
+    // The clip reference finds the recording once its post-roll has been written.
+    let recs: RecordingEntry[] = [];
+    await waitFor(async () => {
+      const r = (await exec('recordings.list', { lens: 'wide', from: ed.clip.from, to: ed.clip.to })) as { ok: boolean; result: { recordings: RecordingEntry[] } };
+      recs = r.ok ? r.result.recordings : [];
+      return recs.some((x) => x.end >= end.ts);
+    }, 15_000, 250);
+    expect(recs.every((x) => x.reason === 'event')).toBe(true);
+    expect(recs[0]!.start).toBeLessThanOrEqual(start.ts);
+
+    // Hands and bottles on the PTZ lens all along: looked at, never a vehicle.
+    const st = b.sup.state.get().detection!;
+    expect(st.model.status).toBe('ready');
+    expect(st.lenses.ptz!.inferences).toBeGreaterThan(0);
+    expect(st.lenses.wide!.framesIn).toBeGreaterThan(20);
+    expect(st.lenses.wide!.enabled).toEqual(['human', 'vehicle']);
+    expect(events.filter((e) => e.type.startsWith('vehicle.'))).toEqual([]);
+    expect(events.filter((e) => e.kind === 'detection' && e.type.startsWith('change.'))).toEqual([]);
+  }, 80_000);
+});
