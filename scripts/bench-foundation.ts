@@ -14,10 +14,10 @@ function median(xs: number[]): number {
 }
 
 /** Spawns the compiled daemon and times spawn → "camd running" log line; then samples idle RSS. */
-async function bootOnce(idleMs: number): Promise<{ bootMs: number; rssMb: number }> {
+async function bootOnce(idleMs: number, disable: string[] = []): Promise<{ bootMs: number; rssMb: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'camd-bench-'));
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [join(REPO, 'dist/src/main.js'), '--board', join(REPO, 'board/sim.json'), '--data-dir', join(dir, 'd'), '--run-dir', join(dir, 'r'), '--card-dir', join(dir, 'c')], {
+  const proc = spawn(process.execPath, [join(REPO, 'dist/src/main.js'), '--board', join(REPO, 'board/sim.json'), '--data-dir', join(dir, 'd'), '--run-dir', join(dir, 'r'), '--card-dir', join(dir, 'c'), ...(disable.length ? ['--disable', disable.join(',')] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -64,10 +64,16 @@ export async function benchFoundation(): Promise<Record<string, number>> {
   if (!existsSync(join(REPO, 'dist/src/main.js'))) throw new Error('run `npm run build` first (bench times the compiled daemon)');
   const runs: { bootMs: number; rssMb: number }[] = [];
   for (let i = 0; i < 3; i++) runs.push(await bootOnce(i === 2 ? 5000 : 500));
+  // The foundation alone (supervisor, control, LED, reset, cloud, network, health, alarm, PTZ),
+  // then without the ONNX worker only: ONNX Runtime and its session cost ~50 MB by themselves.
+  const foundation = await bootOnce(5000, ['detection', 'capture', 'storage', 'live']);
+  const noDetect = await bootOnce(5000, ['detection']);
   const led = await blinkError(10);
   return {
     'foundation.boot_to_ready_ms.median': Math.round(median(runs.map((r) => r.bootMs))),
-    'foundation.idle_rss_mb': Math.round(runs[2]!.rssMb * 10) / 10,
+    'foundation.idle_rss_mb.all_services': Math.round(runs[2]!.rssMb * 10) / 10,
+    'foundation.idle_rss_mb.without_detection': Math.round(noDetect.rssMb * 10) / 10,
+    'foundation.idle_rss_mb.foundation_services': Math.round(foundation.rssMb * 10) / 10,
     'foundation.led_period_error_ms': led.periodErrMs,
     'foundation.led_max_edge_drift_ms': led.maxEdgeErrMs,
   };

@@ -17,6 +17,7 @@ usage: camd [--board FILE] [--data-dir DIR] [--run-dir DIR] [--card-dir DIR] [--
   --run-dir     control socket directory (default: the board's paths.runDir)
   --card-dir    microSD mount point (default: the board's storage.cardMount)
   --log-level   ${LOG_LEVELS.join('|')} (default: from the config)
+  --disable     comma-separated service names not to start (debugging, footprint checks)
 `;
 
 // src/main.ts runs under tsx, dist/src/main.js once compiled: the repo/release root is above either.
@@ -31,6 +32,7 @@ async function main(): Promise<number> {
       'run-dir': { type: 'string' },
       'card-dir': { type: 'string' },
       'log-level': { type: 'string' },
+      disable: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -63,6 +65,7 @@ async function main(): Promise<number> {
       runDir: values['run-dir'] && resolve(values['run-dir']),
       cardMount: values['card-dir'] && resolve(values['card-dir']),
       logLevel: level as LogLevel | undefined,
+      disabled: values.disable?.split(',').map((x) => x.trim()).filter(Boolean),
     });
     const onSignal = (sig: NodeJS.Signals): void => void sup.shutdown(`signal ${sig}`, 0);
     process.on('SIGTERM', onSignal);

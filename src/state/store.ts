@@ -18,7 +18,7 @@ export interface Fault {
 }
 
 export interface ServiceHealth {
-  status: 'starting' | 'running' | 'failed' | 'stopped' | 'degraded';
+  status: 'starting' | 'running' | 'failed' | 'stopped' | 'degraded' | 'disabled';
   error?: string;
   since: number;
 }

@@ -12,7 +12,7 @@ import { CommandRegistry } from '../control/commands.js';
 import { ConfigStore } from '../config/store.js';
 import { SecretsStore } from '../config/secrets.js';
 import { EventBus } from '../state/bus.js';
-import { initialState, StateStore } from '../state/store.js';
+import { initialState, StateStore, type ServiceHealth } from '../state/store.js';
 import { FactoryReset } from './factory-reset.js';
 import { ChildRunner } from './runner.js';
 import { SdNotify } from './sd-notify.js';
@@ -33,6 +33,8 @@ export interface SupervisorOptions {
   logDestination?: NodeJS.WritableStream | null;
   hardware?: HardwareOptions;
   env?: NodeJS.ProcessEnv;
+  /** Service names not to start (bisecting a problem on a dev kit, measuring footprints). */
+  disabled?: readonly string[];
 }
 
 export type Outcome = { action: 'exit'; code: number; reason: string } | { action: 'restart'; reason: string };
@@ -148,6 +150,11 @@ export class Supervisor {
       let service: Service | undefined;
       try {
         service = factory(this.context);
+        if (this.opts.disabled?.includes(service.name)) {
+          this.setServiceHealth(service.name, 'disabled');
+          this.log.warn({ service: service.name }, 'service disabled on the command line');
+          continue;
+        }
         this.setServiceHealth(service.name, 'starting');
         await service.start();
         this.started.push(service);
@@ -228,7 +235,7 @@ export class Supervisor {
     this.factoryReset.removeOwner(service);
   }
 
-  private setServiceHealth(name: string, status: 'starting' | 'running' | 'failed' | 'stopped', error?: string): void {
+  private setServiceHealth(name: string, status: ServiceHealth['status'], error?: string): void {
     this.state.update('services', (prev) => ({
       ...prev,
       [name]: error ? { status, error, since: this.clock.now() } : { status, since: this.clock.now() },

@@ -35,8 +35,8 @@ describe('detection daemon on real footage', () => {
     const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
     expect(await exec('storage.initialise', { confirm: token })).toMatchObject({ ok: true, result: { status: 'in-use' } });
 
-    const det = events.filter.bind(events);
-    await waitFor(() => det((e) => e.type === 'human.start' && e.lens === 'wide').length > 0, 25_000, 100);
+    const seen = (p: (e: CameraEvent) => boolean) => () => events.some(p);
+    await waitFor(seen((e) => e.type === 'human.start' && e.lens === 'wide'), 25_000, 100);
     const start = events.find((e) => e.type === 'human.start' && e.lens === 'wide')!;
     expect(start).toMatchObject({ kind: 'detection', lens: 'wide' });
     expect(start.id).toMatch(/^[0-9a-f-]{36}$/);
@@ -51,10 +51,10 @@ describe('detection daemon on real footage', () => {
     expect(sd.snapshot.path).toContain(start.id);
     expect(existsSync(join(dir, 'card', sd.snapshot.path))).toBe(true);
     expect(sd.clip).toEqual({ lens: 'wide', from: sd.startedAt - 2000, to: null, recorded: true });
-    // The frame was seen a moment before the event left: the daemon keeps up at real time.
+    // The event carries the time of the frame that confirmed the person (storage's pre-roll counts from it).
     expect(start.ts).toBe(sd.startedAt);
 
-    await waitFor(() => det((e) => e.type === 'human.end' && (e.data as any).episodeId === sd.episodeId).length > 0, 20_000, 100);
+    await waitFor(seen((e) => e.type === 'human.end' && (e.data as any).episodeId === sd.episodeId), 20_000, 100);
     const end = events.find((e) => e.type === 'human.end' && (e.data as any).episodeId === sd.episodeId)!;
     const ed = end.data as Record<string, any>;
     expect(ed).toMatchObject({ reason: 'gone', alert: true, clip: { lens: 'wide', from: sd.clip.from, to: end.ts + 2000, recorded: true } });

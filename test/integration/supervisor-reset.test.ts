@@ -130,6 +130,13 @@ describe('boot robustness', () => {
     expect((await booted.sup.ctx.commands.execute('output.set', { output: 'strobeBlue', on: true }, { source: 'local' })).ok).toBe(true);
   });
 
+  it('a service disabled on the command line is not started and says so', async () => {
+    booted = await bootSim({ disabled: ['reset'] });
+    expect(booted.sup.state.get().services.reset?.status).toBe('disabled');
+    expect(booted.sup.commands.has('factory-reset')).toBe(false);
+    expect(booted.sup.state.get().lifecycle).toBe('running');
+  });
+
   it('a corrupt config file: boots on the defaults and the state shows file, path and problem', async () => {
     const { mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
