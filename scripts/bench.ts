@@ -14,6 +14,7 @@ const suites: [string, string, string][] = [
   ['cloud', 'bench-cloud.ts', 'benchCloud'],
   ['capture', 'bench-capture.ts', 'benchCapture'],
   ['detect', 'bench-detect.ts', 'benchDetect'],
+  ['detect-daemon', 'bench-detect-daemon.ts', 'benchDetectDaemon'],
   ['ptz', 'bench-ptz.ts', 'benchPtz'],
 ];
 

@@ -116,6 +116,7 @@ export class LensLane {
       enabled,
       objectDetection,
       framesIn: this.framesIn,
+      changeFrames: s.changeFrames,
       staticFrames: s.staticFrames,
       dropped: { rate: s.droppedRate, busy: s.droppedBusy },
       inferences: s.inferenceRequests,

@@ -120,6 +120,8 @@ export class DetectionService implements Service {
 
   private async openHost(): Promise<KeptHost> {
     const path = this.ctx.board.paths.model;
+    // Checked here first (the host checks again, ~5 ms for 1 MB) so that a bad file, which no
+    // retry can mend, is told apart from a worker that failed to start, which is retried.
     try {
       await loadVerifiedModel(path, MODEL_SHA256);
     } catch (err) {
@@ -239,6 +241,7 @@ function addCounters(base: LensDetectionState | undefined, cur: LensDetectionSta
   return {
     ...cur,
     framesIn: base.framesIn + cur.framesIn,
+    changeFrames: base.changeFrames + cur.changeFrames,
     staticFrames: base.staticFrames + cur.staticFrames,
     dropped: { rate: base.dropped.rate + cur.dropped.rate, busy: base.dropped.busy + cur.dropped.busy },
     inferences: base.inferences + cur.inferences,

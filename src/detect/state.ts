@@ -26,7 +26,9 @@ export interface LensDetectionState {
   objectDetection: boolean;
   /** Frame pairs (gray + rgb) that reached the pipeline. */
   framesIn: number;
-  /** Frames without any image change: no inference (the gate). */
+  /** Frames in which the change detector found changed regions. */
+  changeFrames: number;
+  /** Frames without change and nothing tracked while object detection was on: no inference (the gate). */
   staticFrames: number;
   /** Frames with change that were not inferred: over detection.maxRatePerLens, or the lens's previous inference still running. */
   dropped: { rate: number; busy: number };

@@ -49,7 +49,10 @@ describe('detection daemon: static scene, broken model, sleep', () => {
       const st = d.lenses[lens]!;
       expect(st.objectDetection).toBe(true);
       expect(st.inferences).toBe(0);
-      expect(st.staticFrames).toBe(st.framesIn);
+      expect(st.changeFrames).toBe(0);
+      // Every frame since the detector came up was judged static (the gate), none rate- or busy-dropped.
+      expect(st.staticFrames).toBeGreaterThan(15);
+      expect(st.dropped).toEqual({ rate: 0, busy: 0 });
     }
     expect(events.filter((e) => e.kind === 'detection')).toEqual([]);
   }, 45_000);
@@ -71,21 +74,25 @@ describe('detection daemon: static scene, broken model, sleep', () => {
     await waitFor(() => events.some((e) => e.type === 'change.start' && e.lens === 'wide'), 25_000, 100);
     const start = events.find((e) => e.type === 'change.start' && e.lens === 'wide')!;
     expect(start.data).toMatchObject({ alert: true, clip: { lens: 'wide', recorded: false, reason: 'no card in use (card absent)' } });
+    // No card to keep the snapshot on: it travels in the event (small enough at this size).
+    const snap = (start.data as { snapshot: { jpeg: string; bytes: number } }).snapshot;
+    expect(Buffer.from(snap.jpeg, 'base64').subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+    expect(Buffer.from(snap.jpeg, 'base64').length).toBe(snap.bytes);
     const d = await detection();
     expect(d.lenses.wide).toMatchObject({ objectDetection: false, inferences: 0 });
     expect(d.lenses.wide!.framesIn).toBeGreaterThan(10);
     expect(events.filter((e) => /^(human|vehicle)\./.test(e.type))).toEqual([]);
   }, 45_000);
 
-  it('sleep: open episodes end (reason sleep), then no detection and no events until the camera wakes', async () => {
-    const { b, events, exec, detection } = await boot({ change: { enabled: true } }, { wide: personClip(), ptz: personClip() });
-    await waitFor(() => events.some((e) => e.type === 'human.start'), 25_000, 100);
+  it('sleep: open episodes end (reason sleep), then no detection and no events until the camera wakes; settings apply live', async () => {
+    // Human detection off at first: the person walking in makes image-change events only.
+    const { b, events, exec, detection } = await boot({ human: { enabled: false }, change: { enabled: true } }, { wide: personClip(), ptz: personClip() });
+    await waitFor(() => events.some((e) => e.type === 'change.start'), 25_000, 100);
     expect(await exec('sleep.set', { on: true })).toMatchObject({ ok: true, result: { sleeping: true } });
     const asleep = events.length;
     const framesAsleep = (await detection()).lenses.wide!.framesIn;
     await new Promise((r) => setTimeout(r, 4000));
-    const during = events.slice(asleep).filter((e) => e.kind === 'detection');
-    expect(during).toEqual([]);
+    expect(events.slice(asleep).filter((e) => e.kind === 'detection')).toEqual([]);
     // Whatever was open when sleep began was closed then, saying so.
     const closed = events.slice(0, asleep).filter((e) => e.kind === 'detection' && e.type.endsWith('.end'));
     expect(closed.some((e) => (e.data as { reason?: string }).reason === 'sleep')).toBe(true);
@@ -94,10 +101,36 @@ describe('detection daemon: static scene, broken model, sleep', () => {
     expect(d.lenses.wide!.framesIn).toBe(framesAsleep);
     expect(d.lenses.wide!.open).toEqual([]);
     expect(b.sup.state.get().sleeping).toBe(true);
+    expect(events.filter((e) => e.type.startsWith('human.'))).toEqual([]);
 
     expect(await exec('sleep.set', { on: false })).toMatchObject({ ok: true, result: { sleeping: false } });
+    // Switched on live: the next person is a human episode.
+    expect(await exec('detection.set', { algorithm: 'human', enabled: true })).toMatchObject({ ok: true });
     const awake = events.length;
-    await waitFor(() => events.slice(awake).some((e) => e.kind === 'detection' && e.type.endsWith('.start')), 25_000, 100);
+    await waitFor(() => events.slice(awake).some((e) => e.type === 'human.start'), 25_000, 100);
     expect((await detection()).lenses.wide!.framesIn).toBeGreaterThan(framesAsleep);
+  }, 60_000);
+
+  it('the camera switching its own lights: the image change that follows is ignored', async () => {
+    const { b, events, detection } = await boot({ change: { enabled: true } }, { wide: personClip(), ptz: personClip() });
+    let lastSwitch = 0;
+    const light = (): void => {
+      lastSwitch = Date.now();
+      b.sup.bus.emit('lights.changing', { source: 'spotlight', on: true, ts: lastSwitch });
+    };
+    light();
+    const timer = setInterval(light, 1000);
+    try {
+      // Past the person walking in (2.9-9 s into the clip) with a light switch every second.
+      await waitFor(async () => ((await detection()).lenses.wide?.framesIn ?? 0) >= 45, 25_000, 250);
+    } finally {
+      clearInterval(timer);
+    }
+    const d = await detection();
+    expect(d.lenses.wide).toMatchObject({ changeFrames: 0, inferences: 0 });
+    expect(events.filter((e) => e.kind === 'detection')).toEqual([]);
+    // Lights quiet again: the scene's next change is seen.
+    await waitFor(() => events.some((e) => e.type === 'change.start'), 25_000, 100);
+    expect(events.find((e) => e.type === 'change.start')!.ts).toBeGreaterThan(lastSwitch);
   }, 60_000);
 });
