@@ -20,37 +20,12 @@ import { captureServices } from '../src/capture/services.js';
 import { coreCommands } from '../src/supervisor/core-commands.js';
 import { Supervisor } from '../src/supervisor/supervisor.js';
 import type { RecordingEntry } from '../src/storage/recording-index.js';
+import { clockTicks, procTicks, quantile, rssMb, round, sleep } from './bench-util.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const execFileP = promisify(execFile);
-const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))] ?? NaN;
-};
-const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
-
-function procTicks(pid: number): number | undefined {
-  try {
-    // Fields after the command name (which may contain blanks): utime and stime are 14 and 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return undefined;
-  }
-}
-
-function rssMb(pid: number): number | undefined {
-  try {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-    return kb / 1024;
-  } catch {
-    return undefined;
-  }
-}
+const TICK = clockTicks();
+const pct = quantile;
 
 /** Async on purpose: a blocked event loop stops the daemon reading the tap, and ffmpeg with it. */
 async function packets(file: string): Promise<number> {

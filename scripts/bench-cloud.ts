@@ -15,6 +15,7 @@ import { loadBoard } from '../board/schema.js';
 import { cloudService } from '../src/cloud/service.js';
 import { Supervisor } from '../src/supervisor/supervisor.js';
 import { startMosquitto } from '../test/harness/mosquitto.js';
+import { quantile, round } from './bench-util.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const OFFLINE_EVENTS = 100_000;
@@ -22,10 +23,7 @@ const ONLINE_EVENTS = 20_000;
 const LATENCY_SAMPLES = 500;
 const STATE_CHANGES = 10_000;
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-}
+const pct = (xs: number[], p: number): number => quantile(xs, p / 100);
 
 async function until(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -35,7 +33,6 @@ async function until(check: () => boolean, what: string, timeoutMs: number): Pro
   }
 }
 
-const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function benchCloud(): Promise<Record<string, number>> {
   // Receive Maximum as in scripts/mosquitto/production.conf (mosquitto's default is 20).

@@ -24,28 +24,13 @@ import type { CameraEvent } from '../src/state/bus.js';
 import { coreCommands } from '../src/supervisor/core-commands.js';
 import type { ServiceFactory } from '../src/supervisor/service.js';
 import { Supervisor } from '../src/supervisor/supervisor.js';
+import { clockTicks, procTicks, quantile, round, sleep } from './bench-util.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MEDIA = resolve(REPO, '../shared/media');
-const TICK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const TICK = clockTicks();
 const ALL_ON = { human: { enabled: true }, vehicle: { enabled: true }, change: { enabled: true } };
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : NaN;
-}
-
-function procTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return undefined;
-  }
-}
 
 async function withDaemon<T>(board: Board, services: ServiceFactory[], config: Record<string, unknown>, fn: (sup: Supervisor) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'camd-bench-detd-'));

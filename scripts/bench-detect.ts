@@ -22,18 +22,13 @@ import { DEFAULT_MODEL_PATH } from '../src/detect/model.js';
 import { LensPipeline } from '../src/detect/pipeline.js';
 import { allEnabled } from '../src/detect/settings.js';
 import type { GrayFrame } from '../src/detect/types.js';
+import { median, quantile, sleep } from './bench-util.js';
 
 const CLIP = '/work/shared/media/one-by-one-person-detection.mp4';
 const GRAY: Size = { width: 160, height: 90 };
 const RGB: Size = { width: 640, height: 360 };
 const execFileP = promisify(execFile);
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
-const median = (xs: number[]): number => quantile(xs, 0.5);
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : NaN;
-}
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Raw ORT in this thread: median wall ms and CPU ms per inference on random input. */
 async function rawInference(threads: number, runs = 60): Promise<{ ms: number; cpu: number }> {

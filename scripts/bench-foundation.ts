@@ -5,13 +5,10 @@ import { join, resolve } from 'node:path';
 import { loadBoard } from '../board/schema.js';
 import { Supervisor } from '../src/supervisor/supervisor.js';
 import { defaultServices } from '../src/services.js';
+import { median, rssMb } from './bench-util.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 /** Spawns the compiled daemon and times spawn → "camd running" log line; then samples idle RSS. */
 async function bootOnce(idleMs: number, disable: string[] = []): Promise<{ bootMs: number; rssMb: number }> {
@@ -30,9 +27,7 @@ async function bootOnce(idleMs: number, disable: string[] = []): Promise<{ bootM
       proc.once('exit', (c) => rej(new Error(`daemon exited ${c}`)));
     });
     await new Promise((r) => setTimeout(r, idleMs));
-    const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
-    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-    return { bootMs, rssMb: rssKb / 1024 };
+    return { bootMs, rssMb: rssMb(proc.pid!) ?? NaN };
   } finally {
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
