@@ -30,7 +30,7 @@ export function placementFor(crop: CropPlan, size: number): Placement {
 }
 
 /** Per-axis source taps for bilinear resampling: two indices and the weight of the second. */
-function taps(srcStart: number, srcLen: number, dstLen: number, limit: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
+export function taps(srcStart: number, srcLen: number, dstLen: number, limit: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
   const i0 = new Int32Array(dstLen);
   const i1 = new Int32Array(dstLen);
   const w = new Float32Array(dstLen);
@@ -48,10 +48,128 @@ function taps(srcStart: number, srcLen: number, dstLen: number, limit: number): 
 }
 
 /**
+ * Column tables of one resampling geometry, in the form the inner loop wants: byte offsets of
+ * the two source pixels in a row, and both weights. Kept for the next call (the worker feeds
+ * the same crop geometry frame after frame), along with the two horizontal-pass row buffers.
+ */
+interface ColumnTable {
+  key: string;
+  o0: Int32Array;
+  o1: Int32Array;
+  u: Float64Array;
+  w: Float64Array;
+}
+
+let lastColumns: ColumnTable | null = null;
+let rowA = new Float64Array(0);
+let rowB = new Float64Array(0);
+
+function columnTable(srcStart: number, srcLen: number, dstLen: number, limit: number): ColumnTable {
+  const key = `${srcStart},${srcLen},${dstLen},${limit}`;
+  if (lastColumns?.key === key) return lastColumns;
+  const t = taps(srcStart, srcLen, dstLen, limit);
+  const o0 = new Int32Array(dstLen);
+  const o1 = new Int32Array(dstLen);
+  const u = new Float64Array(dstLen);
+  const w = new Float64Array(dstLen);
+  for (let d = 0; d < dstLen; d++) {
+    o0[d] = t.i0[d]! * 3;
+    o1[d] = t.i1[d]! * 3;
+    w[d] = t.w[d]!;
+    u[d] = 1 - t.w[d]!;
+  }
+  lastColumns = { key, o0, o1, u, w };
+  return lastColumns;
+}
+
+/**
+ * Horizontal pass over one source row: `dst` gets the row resampled to `n` pixels, interleaved
+ * B, G, R, unscaled (0..255), in float64 (float32 here would cost more in conversions).
+ */
+function resampleRow(src: Uint8Array, row: number, c: ColumnTable, n: number, dst: Float64Array): void {
+  const { o0, o1, u, w } = c;
+  for (let x = 0, j = 0; x < n; x++, j += 3) {
+    const a = row + o0[x]!;
+    const b = row + o1[x]!;
+    const ua = u[x]!;
+    const wb = w[x]!;
+    dst[j] = src[a + 2]! * ua + src[b + 2]! * wb;
+    dst[j + 1] = src[a + 1]! * ua + src[b + 1]! * wb;
+    dst[j + 2] = src[a]! * ua + src[b]! * wb;
+  }
+}
+
+/**
  * Fills `out` (length 3 * size * size) with the crop. The crop is clamped to the frame first, so
  * a plan that slightly overhangs the border never reads outside the buffer.
+ *
+ * Bilinear is separable: each source row the output needs is resampled horizontally once (into
+ * one of two row buffers, reused while consecutive output rows share source rows), then each
+ * output row is the vertical blend of two such rows. Same value as the four-tap formula up to
+ * float64 rounding, i.e. the float32 results match `fillInputReference` to within one ulp
+ * (tested on a real frame); about 3x cheaper.
  */
 export function fillInput(frame: RgbFrame, crop: CropPlan, out: Float32Array, size: number): Placement {
+  const plane = size * size;
+  if (out.length !== 3 * plane) throw new Error(`input buffer has ${out.length} floats, expected ${3 * plane}`);
+  if (frame.data.length < frame.width * frame.height * 3) throw new Error('RGB frame buffer is shorter than width*height*3');
+  const c = clampCrop(crop, frame.width, frame.height);
+  const pl = placementFor(c, size);
+  if (pl.dw < size || pl.dh < size) out.fill(PAD_VALUE);
+  const n = pl.dw;
+  const cols = columnTable(c.x, c.w, n, frame.width);
+  const ys = taps(c.y, c.h, pl.dh, frame.height);
+  if (rowA.length < 3 * n) {
+    rowA = new Float64Array(3 * n);
+    rowB = new Float64Array(3 * n);
+  }
+  // Always a plain Uint8Array view: a Node Buffer here would make the inner loop polymorphic.
+  const src = new Uint8Array(frame.data.buffer, frame.data.byteOffset, frame.data.length);
+  const stride = frame.width * 3;
+  const k = 1 / 255;
+  let h0 = rowA;
+  let h1 = rowB;
+  let row0 = -1;
+  let row1 = -1;
+  for (let dy = 0; dy < pl.dh; dy++) {
+    const s0 = ys.i0[dy]!;
+    const s1 = ys.i1[dy]!;
+    if (s0 !== row0) {
+      if (s0 === row1) {
+        const t = h0;
+        h0 = h1;
+        h1 = t;
+        row1 = row0;
+      } else resampleRow(src, s0 * stride, cols, n, h0);
+      row0 = s0;
+    }
+    if (s1 !== row1) {
+      if (s1 === row0) {
+        // Both taps on the same row (bottom edge): the second buffer gets a copy.
+        h1.set(h0.subarray(0, 3 * n));
+      } else resampleRow(src, s1 * stride, cols, n, h1);
+      row1 = s1;
+    }
+    const wy = ys.w[dy]!;
+    const a = (1 - wy) * k;
+    const b = wy * k;
+    const o = (pl.dy + dy) * size + pl.dx;
+    const og = plane + o;
+    const or = 2 * plane + o;
+    for (let x = 0, j = 0; x < n; x++, j += 3) {
+      out[o + x] = h0[j]! * a + h1[j]! * b;
+      out[og + x] = h0[j + 1]! * a + h1[j + 1]! * b;
+      out[or + x] = h0[j + 2]! * a + h1[j + 2]! * b;
+    }
+  }
+  return pl;
+}
+
+/**
+ * The straightforward four-tap version of `fillInput` (what it replaced): kept as the reference
+ * the optimised one is tested against, and for the timing script.
+ */
+export function fillInputReference(frame: RgbFrame, crop: CropPlan, out: Float32Array, size: number): Placement {
   const plane = size * size;
   if (out.length !== 3 * plane) throw new Error(`input buffer has ${out.length} floats, expected ${3 * plane}`);
   if (frame.data.length < frame.width * frame.height * 3) throw new Error('RGB frame buffer is shorter than width*height*3');
