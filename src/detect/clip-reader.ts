@@ -1,6 +1,6 @@
-import { spawn, execFile } from 'node:child_process';
+import ffmpeg, { type FfprobeData } from 'fluent-ffmpeg';
+import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import type { LensFrame } from './types.js';
 
 /**
@@ -33,18 +33,20 @@ export interface ClipReadOptions {
   preFilter?: string;
 }
 
-const execFileP = promisify(execFile);
+/** fluent-ffmpeg puts ffprobe's whole banner in the message; the cause is its last line. */
+const lastLine = (text: string): string => text.trim().split('\n').pop() ?? text;
+const withPath = (path: string, cause: string): string => (cause.includes(path) ? cause : `${path}: ${cause}`);
 
+/** Size, rate and length of a clip, through fluent-ffmpeg's ffprobe wrapper. */
 export async function probeClip(path: string): Promise<ClipInfo> {
-  const { stdout } = await execFileP('ffprobe', [
-    '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,r_frame_rate:format=duration', '-of', 'json', path,
-  ]);
-  const j = JSON.parse(stdout) as { streams?: Array<{ width?: number; height?: number; r_frame_rate?: string }>; format?: { duration?: string } };
-  const s = j.streams?.[0];
+  const meta = await new Promise<FfprobeData>((resolve, reject) =>
+    ffmpeg.ffprobe(path, (err: Error | null, data: FfprobeData) => (err ? reject(new Error(withPath(path, lastLine(err.message)))) : resolve(data))),
+  );
+  const s = meta.streams.find((x) => x.codec_type === 'video');
   if (!s?.width || !s.height) throw new Error(`${path}: no video stream`);
   const [num, den] = (s.r_frame_rate ?? '0/1').split('/').map(Number);
   const fps = num && den ? num / den : 0;
-  return { width: s.width, height: s.height, fps, durationSec: Number(j.format?.duration ?? 0) };
+  return { width: s.width, height: s.height, fps, durationSec: Number(meta.format.duration ?? 0) };
 }
 
 /** Keeps the aspect ratio; both sides even (what yuv/raw scalers like). */
