@@ -48,18 +48,31 @@ async function rawInference(threads: number, runs = 60): Promise<{ ms: number; c
   return { ms: median(times), cpu };
 }
 
-/** Frames per second through decode → change → inference (whole frame) → decoded outputs, no gating. */
-async function pipelineThroughput(threads: number, seconds = 20): Promise<number> {
+/**
+ * Frames per second through decode → change → inference (whole frame) → decoded outputs, no
+ * gating, every frame inferred. `serial`: each frame waits for its detections before the next
+ * frame is read. `pipelined`: still one request in flight (the host allows one per lens), but
+ * while the worker runs frame N the loop already reads frame N+1 from ffmpeg and runs the change
+ * detector on it, as the daemon does (the tap and the worker overlap there too); frame N+1 is
+ * handed to the host as soon as N's detections are back.
+ */
+async function pipelineThroughput(threads: number, mode: 'serial' | 'pipelined', seconds = 20): Promise<number> {
   const host = await DetectorHost.open({ threads });
   try {
     const change = new ChangeDetector();
+    let inFlight: Promise<unknown> | null = null;
     let n = 0;
     const t0 = performance.now();
     for await (const f of readClip({ path: CLIP, fps: 10, gray: GRAY, rgb: RGB, maxSeconds: seconds + 5 })) {
       change.process(f.gray, f.ts);
-      await host.detect({ lens: 'bench', frame: f.rgb, crops: planCrops('squash', RGB.width, RGB.height, []) });
+      if (inFlight) await inFlight;
+      const p = host.detect({ lens: 'bench', frame: f.rgb, crops: planCrops('squash', RGB.width, RGB.height, []) });
+      if (!p) throw new Error('detector refused a frame');
+      if (mode === 'serial') await p;
+      else inFlight = p;
       n++;
     }
+    if (inFlight) await inFlight;
     return (n * 1000) / (performance.now() - t0);
   } finally {
     await host.close();
@@ -178,9 +191,14 @@ export async function benchDetect(): Promise<Record<string, number>> {
   r.ort_infer_ms_2t = two.ms;
   r.ort_infer_cpu_ms_2t = two.cpu;
   for (const [t, raw] of [[1, one.ms], [2, two.ms]] as const) {
-    const fps = await pipelineThroughput(t);
-    r[`pipeline_fps_${t}t`] = fps;
-    r[`pipeline_vs_raw_ratio_${t}t`] = fps / (1000 / raw);
+    for (const mode of ['serial', 'pipelined'] as const) {
+      const fps = await pipelineThroughput(t, mode);
+      r[`pipeline_fps_${t}t_${mode}`] = fps;
+      r[`pipeline_vs_raw_ratio_${t}t_${mode}`] = fps / (1000 / raw);
+    }
+    // The figure tracked so far (serial loop), under its old name.
+    r[`pipeline_fps_${t}t`] = r[`pipeline_fps_${t}t_serial`]!;
+    r[`pipeline_vs_raw_ratio_${t}t`] = r[`pipeline_vs_raw_ratio_${t}t_serial`]!;
   }
 
   // Static scene: the engine's share of one core while the capture sends an unchanging picture.

@@ -30,7 +30,13 @@ export function placementFor(crop: CropPlan, size: number): Placement {
 }
 
 /** Per-axis source taps for bilinear resampling: two indices and the weight of the second. */
-export function taps(srcStart: number, srcLen: number, dstLen: number, limit: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
+interface Taps {
+  i0: Int32Array;
+  i1: Int32Array;
+  w: Float32Array;
+}
+
+function taps(srcStart: number, srcLen: number, dstLen: number, limit: number): Taps {
   const i0 = new Int32Array(dstLen);
   const i1 = new Int32Array(dstLen);
   const w = new Float32Array(dstLen);
@@ -106,8 +112,8 @@ function resampleRow(src: Uint8Array, row: number, c: ColumnTable, n: number, ds
  * Bilinear is separable: each source row the output needs is resampled horizontally once (into
  * one of two row buffers, reused while consecutive output rows share source rows), then each
  * output row is the vertical blend of two such rows. Same value as the four-tap formula up to
- * float64 rounding, i.e. the float32 results match `fillInputReference` to within one ulp
- * (tested on a real frame); about 3x cheaper.
+ * float64 rounding, i.e. the float32 results match the plain four-tap version to within one ulp
+ * (`test/unit/detect/preprocess.test.ts`, on a real frame).
  */
 export function fillInput(frame: RgbFrame, crop: CropPlan, out: Float32Array, size: number): Placement {
   const plane = size * size;
@@ -119,19 +125,29 @@ export function fillInput(frame: RgbFrame, crop: CropPlan, out: Float32Array, si
   const n = pl.dw;
   const cols = columnTable(c.x, c.w, n, frame.width);
   const ys = taps(c.y, c.h, pl.dh, frame.height);
+  // Always a plain Uint8Array view: a Node Buffer here would make the inner loop polymorphic.
+  const src = new Uint8Array(frame.data.buffer, frame.data.byteOffset, frame.data.length);
+  const stride = frame.width * 3;
+  const o = pl.dy * size + pl.dx;
+  // Separable wins when output rows share source rows (upscaling, ~1:1); when the crop shrinks
+  // vertically most source rows would be resampled for one output row only: four taps instead.
+  if (ys.i1[pl.dh - 1]! - ys.i0[0]! + 1 <= pl.dh * 1.1) separable(src, stride, cols, ys, n, pl.dh, out, o, size);
+  else fourTap(src, stride, cols, ys, n, pl.dh, out, o, size);
+  return pl;
+}
+
+function separable(src: Uint8Array, stride: number, cols: ColumnTable, ys: Taps, n: number, rows: number, out: Float32Array, start: number, size: number): void {
+  const plane = size * size;
+  const k = 1 / 255;
   if (rowA.length < 3 * n) {
     rowA = new Float64Array(3 * n);
     rowB = new Float64Array(3 * n);
   }
-  // Always a plain Uint8Array view: a Node Buffer here would make the inner loop polymorphic.
-  const src = new Uint8Array(frame.data.buffer, frame.data.byteOffset, frame.data.length);
-  const stride = frame.width * 3;
-  const k = 1 / 255;
   let h0 = rowA;
   let h1 = rowB;
   let row0 = -1;
   let row1 = -1;
-  for (let dy = 0; dy < pl.dh; dy++) {
+  for (let dy = 0; dy < rows; dy++) {
     const s0 = ys.i0[dy]!;
     const s1 = ys.i1[dy]!;
     if (s0 !== row0) {
@@ -153,7 +169,7 @@ export function fillInput(frame: RgbFrame, crop: CropPlan, out: Float32Array, si
     const wy = ys.w[dy]!;
     const a = (1 - wy) * k;
     const b = wy * k;
-    const o = (pl.dy + dy) * size + pl.dx;
+    const o = start + dy * size;
     const og = plane + o;
     const or = 2 * plane + o;
     for (let x = 0, j = 0; x < n; x++, j += 3) {
@@ -162,49 +178,39 @@ export function fillInput(frame: RgbFrame, crop: CropPlan, out: Float32Array, si
       out[or + x] = h0[j + 2]! * a + h1[j + 2]! * b;
     }
   }
-  return pl;
 }
 
-/**
- * The straightforward four-tap version of `fillInput` (what it replaced): kept as the reference
- * the optimised one is tested against, and for the timing script.
- */
-export function fillInputReference(frame: RgbFrame, crop: CropPlan, out: Float32Array, size: number): Placement {
+/** Four taps per output pixel (the reference formula), with the column tables precomputed. */
+function fourTap(src: Uint8Array, stride: number, cols: ColumnTable, ys: Taps, n: number, rows: number, out: Float32Array, start: number, size: number): void {
   const plane = size * size;
-  if (out.length !== 3 * plane) throw new Error(`input buffer has ${out.length} floats, expected ${3 * plane}`);
-  if (frame.data.length < frame.width * frame.height * 3) throw new Error('RGB frame buffer is shorter than width*height*3');
-  const c = clampCrop(crop, frame.width, frame.height);
-  const pl = placementFor(c, size);
-  if (pl.dw < size || pl.dh < size) out.fill(PAD_VALUE);
-  const xs = taps(c.x, c.w, pl.dw, frame.width);
-  const ys = taps(c.y, c.h, pl.dh, frame.height);
-  const src = frame.data;
-  const stride = frame.width * 3;
   const k = 1 / 255;
-  for (let dy = 0; dy < pl.dh; dy++) {
+  const { o0, o1, u, w } = cols;
+  for (let dy = 0; dy < rows; dy++) {
     const r0 = ys.i0[dy]! * stride;
     const r1 = ys.i1[dy]! * stride;
     const wy = ys.w[dy]!;
-    let o = (pl.dy + dy) * size + pl.dx;
-    for (let dx = 0; dx < pl.dw; dx++, o++) {
-      const c0 = xs.i0[dx]! * 3;
-      const c1 = xs.i1[dx]! * 3;
-      const wx = xs.w[dx]!;
-      const w00 = (1 - wx) * (1 - wy);
-      const w01 = wx * (1 - wy);
-      const w10 = (1 - wx) * wy;
+    const vy = 1 - wy;
+    const o = start + dy * size;
+    const og = plane + o;
+    const or = 2 * plane + o;
+    for (let x = 0; x < n; x++) {
+      const c0 = o0[x]!;
+      const c1 = o1[x]!;
+      const ux = u[x]!;
+      const wx = w[x]!;
+      const w00 = ux * vy;
+      const w01 = wx * vy;
+      const w10 = ux * wy;
       const w11 = wx * wy;
       const a = r0 + c0;
       const b = r0 + c1;
       const d = r1 + c0;
       const e = r1 + c1;
-      // Source is R,G,B; planes are written B,G,R (see the file comment).
-      out[o] = (src[a + 2]! * w00 + src[b + 2]! * w01 + src[d + 2]! * w10 + src[e + 2]! * w11) * k;
-      out[plane + o] = (src[a + 1]! * w00 + src[b + 1]! * w01 + src[d + 1]! * w10 + src[e + 1]! * w11) * k;
-      out[2 * plane + o] = (src[a]! * w00 + src[b]! * w01 + src[d]! * w10 + src[e]! * w11) * k;
+      out[o + x] = (src[a + 2]! * w00 + src[b + 2]! * w01 + src[d + 2]! * w10 + src[e + 2]! * w11) * k;
+      out[og + x] = (src[a + 1]! * w00 + src[b + 1]! * w01 + src[d + 1]! * w10 + src[e + 1]! * w11) * k;
+      out[or + x] = (src[a]! * w00 + src[b]! * w01 + src[d]! * w10 + src[e]! * w11) * k;
     }
   }
-  return pl;
 }
 
 /** Integer crop inside the frame, at least 1x1. */

@@ -6,7 +6,8 @@ import type { CropPlan, FrameDetection } from './types.js';
 
 /**
  * Inference worker thread: owns the ONNX Runtime session, so a 5–70 ms inference never stalls
- * the daemon's event loop. Protocol (structured clone; frame bytes are transferred):
+ * the daemon's event loop. Protocol (structured clone; frame bytes are in one of the host's
+ * SharedArrayBuffer slots, which the worker must not read after it replied):
  *   workerData: { model: Uint8Array (already hash-checked by the host), threads: number }
  *   → { type: 'ready' } | { type: 'fatal', message }
  *   ← { type: 'detect', id, width, height, data: Uint8Array (RGB24), crops, floor }

@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { clampCrop, fillInput, PAD_VALUE, placementFor, toFrameBox } from '../../../src/detect/preprocess.js';
-import type { RgbFrame } from '../../../src/detect/types.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readClip } from '../../../src/detect/clip-reader.js';
+import { planCrops } from '../../../src/detect/crops.js';
+import { clampCrop, fillInput, PAD_VALUE, placementFor, toFrameBox, type Placement } from '../../../src/detect/preprocess.js';
+import type { CropPlan, RgbFrame } from '../../../src/detect/types.js';
 
 function solid(width: number, height: number, rgb: [number, number, number]): RgbFrame {
   const data = new Uint8Array(width * height * 3);
@@ -53,5 +55,107 @@ describe('model input', () => {
     // A box reaching into the padding is clipped to the crop.
     const clipped = toFrameBox({ x1: 0, y1: 0, x2: 1, y2: 1, score: 1, coco: 0 }, crop, pl, 352, 400, 200);
     expect(clipped).toEqual(all);
+  });
+});
+
+/**
+ * The straightforward version fillInput replaced (OpenCV INTER_LINEAR pixel centres, four taps per
+ * output pixel, B,G,R planes), kept here as the reference the optimised one must match.
+ */
+function referenceTaps(srcStart: number, srcLen: number, dstLen: number, limit: number): { i0: number[]; i1: number[]; w: number[] } {
+  const i0: number[] = [];
+  const i1: number[] = [];
+  const w: number[] = [];
+  const scale = srcLen / dstLen;
+  for (let d = 0; d < dstLen; d++) {
+    const s = Math.max(0, (d + 0.5) * scale - 0.5);
+    const f = Math.floor(s);
+    const a = Math.min(srcStart + f, limit - 1);
+    i0.push(a);
+    i1.push(Math.min(a + 1, srcStart + srcLen - 1, limit - 1));
+    w.push(Math.fround(s - f));
+  }
+  return { i0, i1, w };
+}
+
+function fillInputReference(frame: RgbFrame, crop: CropPlan, out: Float32Array, size: number): Placement {
+  const plane = size * size;
+  const c = clampCrop(crop, frame.width, frame.height);
+  const pl = placementFor(c, size);
+  if (pl.dw < size || pl.dh < size) out.fill(PAD_VALUE);
+  const xs = referenceTaps(c.x, c.w, pl.dw, frame.width);
+  const ys = referenceTaps(c.y, c.h, pl.dh, frame.height);
+  const px = (x: number, y: number, ch: number): number => frame.data[y * frame.width * 3 + x * 3 + ch]!;
+  for (let dy = 0; dy < pl.dh; dy++) {
+    const wy = ys.w[dy]!;
+    for (let dx = 0; dx < pl.dw; dx++) {
+      const wx = xs.w[dx]!;
+      const o = (pl.dy + dy) * size + pl.dx + dx;
+      for (const [plane_, ch] of [[0, 2], [1, 1], [2, 0]] as const) {
+        const v =
+          px(xs.i0[dx]!, ys.i0[dy]!, ch) * (1 - wx) * (1 - wy) +
+          px(xs.i1[dx]!, ys.i0[dy]!, ch) * wx * (1 - wy) +
+          px(xs.i0[dx]!, ys.i1[dy]!, ch) * (1 - wx) * wy +
+          px(xs.i1[dx]!, ys.i1[dy]!, ch) * wx * wy;
+        out[plane_ * plane + o] = v / 255;
+      }
+    }
+  }
+  return pl;
+}
+
+describe('optimised fillInput', () => {
+  // A real frame (the person clip at 5 s, 640x360 as the tap sends it) plus a noisy synthetic one
+  // whose odd size exercises the clamped borders.
+  let real: RgbFrame;
+  beforeAll(async () => {
+    for await (const f of readClip({ path: '/work/shared/media/one-by-one-person-detection.mp4', fps: 10, gray: { width: 160, height: 90 }, rgb: { width: 640, height: 360 }, startTs: 0, maxSeconds: 5.2 })) real = f.rgb;
+  });
+
+  function noisy(width: number, height: number): RgbFrame {
+    const data = new Uint8Array(width * height * 3);
+    let s = 12345;
+    for (let i = 0; i < data.length; i++) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      data[i] = s >>> 24;
+    }
+    return { width, height, data };
+  }
+
+  const plans = (w: number, h: number): CropPlan[] => [
+    ...(['squash', 'letterbox', 'tiles'] as const).flatMap((m) => planCrops(m, w, h, [])),
+    { x: w * 0.4, y: h * 0.2, w: h * 0.5, h: h * 0.5, fit: 'letterbox' }, // a `crops` square, upscaled
+    { x: w * 0.1, y: h * 0.1, w: w * 0.3, h: h * 0.8, fit: 'letterbox' }, // tall: pillarbox
+    { x: w - 30, y: h - 20, w: 90, h: 70, fit: 'letterbox' }, // overhangs the bottom-right corner
+    { x: 3.4, y: 7.6, w: 5, h: 3, fit: 'stretch' }, // tiny, huge upscale
+  ];
+
+  it('matches the straightforward four-tap reference within 1e-6, on a real frame and on noise', () => {
+    expect(real.width).toBe(640);
+    const size = 352;
+    const got = new Float32Array(3 * size * size);
+    const want = new Float32Array(3 * size * size);
+    for (const frame of [real, noisy(333, 187), noisy(500, 700)]) {
+      for (const plan of plans(frame.width, frame.height)) {
+        got.fill(-1);
+        want.fill(-2);
+        expect(fillInput(frame, plan, got, size)).toEqual(fillInputReference(frame, plan, want, size));
+        let worst = 0;
+        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+        expect(worst, `${frame.width}x${frame.height} ${JSON.stringify(plan)}`).toBeLessThanOrEqual(1e-6);
+      }
+    }
+  });
+
+  it('reads a Node Buffer view of a pooled frame like a Uint8Array', () => {
+    const pool = Buffer.alloc(real.data.length + 64);
+    pool.set(real.data, 64);
+    const view = { ...real, data: pool.subarray(64) };
+    const a = new Float32Array(3 * 352 * 352);
+    const b = new Float32Array(3 * 352 * 352);
+    const plan: CropPlan = { x: 100, y: 40, w: 200, h: 200, fit: 'letterbox' };
+    fillInput(view, plan, a, 352);
+    fillInput(real, plan, b, 352);
+    expect(a.every((v, i) => v === b[i])).toBe(true);
   });
 });
