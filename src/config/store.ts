@@ -170,7 +170,8 @@ export class ConfigStore {
     } catch (err) {
       return { kind: 'bad', path: '', message: `not valid JSON: ${errorMessage(err)}` };
     }
-    const res = ConfigSchema.safeParse(raw);
+    // Keys the file does not have take this board's factory defaults, as a fresh camera would.
+    const res = ConfigSchema.safeParse(typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? mergePatch(this.factory, raw) : raw);
     if (!res.success) {
       const issue = describeIssue(res.error.issues[0]!);
       return { kind: 'bad', path: issue.path, message: issue.message };

@@ -3,12 +3,24 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadBoard, type Board } from '../../board/schema.js';
 import { defaultServices } from '../../src/services.js';
+import { mergePatch } from '../../src/config/merge.js';
 import type { ServiceFactory } from '../../src/supervisor/service.js';
 import { Supervisor, type SupervisorOptions } from '../../src/supervisor/supervisor.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const SIM_BOARD_FILE = join(REPO, 'board/sim.json');
 export const MEDIA = resolve(REPO, '../shared/media');
+
+/**
+ * Test daemons must never reach a developer's simulator broker on 127.0.0.1:1883 (same client
+ * id: the two would take each other's session over). Nothing listens on the discard port, so the
+ * cloud link behaves exactly as with no broker, as in CI. Tests that need a broker configure one.
+ */
+export const NO_BROKER = { cloud: { url: 'mqtt://127.0.0.1:9', allowPlaintext: true } };
+
+function isolated(b: Board): Board {
+  return { ...b, configDefaults: mergePatch(b.configDefaults, NO_BROKER) as Board['configDefaults'] };
+}
 
 export interface BootedSim {
   sup: Supervisor;
@@ -26,7 +38,7 @@ export async function bootSim(
   opts: Partial<Omit<SupervisorOptions, 'board' | 'boardFile'>> & { board?: (b: Board) => Board; services?: ServiceFactory[]; dir?: string } = {},
 ): Promise<BootedSim> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'camd-'));
-  const base = loadBoard(SIM_BOARD_FILE);
+  const base = isolated(loadBoard(SIM_BOARD_FILE));
   const board = opts.board ? opts.board(base) : base;
   const sup = new Supervisor({
     logDestination: null,

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call, type Reply } from '../../src/cli/client.js';
-import { REPO, SIM_BOARD_FILE } from './boot.js';
+import { NO_BROKER, REPO, SIM_BOARD_FILE } from './boot.js';
 
 export interface DaemonProc {
   proc: ChildProcess;
@@ -19,6 +19,12 @@ export interface DaemonProc {
 export async function startDaemon(opts: { dir?: string; board?: string; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<DaemonProc> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'camd-proc-'));
   const socket = join(dir, 'run', 'camd.sock');
+  // Same isolation as bootSim; a test that brings its own config (a broker of its own) keeps it.
+  const config = join(dir, 'data', 'config.json');
+  if (!existsSync(config)) {
+    mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+    writeFileSync(config, JSON.stringify(NO_BROKER));
+  }
   const proc = spawn(
     process.execPath,
     ['--import', 'tsx', join(REPO, 'src/main.ts'), '--board', opts.board ?? SIM_BOARD_FILE, '--data-dir', join(dir, 'data'), '--run-dir', join(dir, 'run'), '--card-dir', join(dir, 'card'), ...(opts.extraArgs ?? [])],

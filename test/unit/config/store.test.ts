@@ -94,6 +94,16 @@ describe('ConfigStore', () => {
     expect(again.status().error!.message).toMatch(/not valid JSON/);
   });
 
+  it('keys a hand-written file leaves out take the board\'s factory defaults', async () => {
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ device: { name: 'Gate' } }));
+    const store = new ConfigStore(file, log, { cloud: { url: 'mqtt://127.0.0.1:1883', allowPlaintext: true } });
+    const cfg = await store.load();
+    expect(cfg.device.name).toBe('Gate');
+    expect(cfg.cloud).toMatchObject({ url: 'mqtt://127.0.0.1:1883', allowPlaintext: true });
+    expect(store.defaults().cloud.url).toBe('mqtt://127.0.0.1:1883');
+  });
+
   it('a hand-broken value is reported with its path; with no last good copy the defaults run', async () => {
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify({ recording: { mode: 'sometimes' } }));
