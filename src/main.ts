@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { resolve, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve, join } from 'node:path';
 import { loadBoard, BoardError, type Board } from '../board/schema.js';
 import { LOG_LEVELS, type LogLevel } from './core/log.js';
 import { errorMessage } from './core/errors.js';
+import { projectRoot } from './core/paths.js';
 import { defaultServices } from './services.js';
 import { Supervisor } from './supervisor/supervisor.js';
 
@@ -20,9 +20,7 @@ usage: camd [--board FILE] [--data-dir DIR] [--run-dir DIR] [--card-dir DIR] [--
   --disable     comma-separated service names not to start (debugging, footprint checks)
 `;
 
-// src/main.ts runs under tsx, dist/src/main.js once compiled: the repo/release root is above either.
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = here.endsWith(join('dist', 'src')) ? resolve(here, '../..') : resolve(here, '..');
+const repoRoot = projectRoot(import.meta.url);
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

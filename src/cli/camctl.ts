@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { patchFromPath } from '../config/merge.js';
+import { projectRoot } from '../core/paths.js';
 import { ControlClient, type Reply } from './client.js';
 import { formatLogLine, formatStatus, formatTimelineEntry } from './format.js';
 
@@ -27,8 +28,7 @@ usage: camctl [--socket PATH] [--json] <command> [args]
 socket: --socket, else $CAMD_SOCKET, else /run/camd/camd.sock, else the sim board's var/sim/run/camd.sock
 `;
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = here.endsWith(join('dist', 'src', 'cli')) ? resolve(here, '../../..') : resolve(here, '../..');
+const repoRoot = projectRoot(import.meta.url);
 
 function socketPath(flag: string | undefined): string {
   if (flag) return flag;
@@ -69,9 +69,8 @@ function takeBool(args: string[], ...flags: string[]): boolean {
 }
 
 function pathToPatch(path: string, value: unknown): Record<string, unknown> {
-  const keys = path.split('.').filter(Boolean);
-  if (!keys.length) throw new UsageError('config set needs a dotted path, e.g. detection.human.sensitivity');
-  return keys.reduceRight<Record<string, unknown>>((acc, k, i) => ({ [k]: i === keys.length - 1 ? value : acc }), {});
+  if (!path.split('.').some(Boolean)) throw new UsageError('config set needs a dotted path, e.g. detection.human.sensitivity');
+  return patchFromPath(path, value);
 }
 
 /** Maps the CLI words onto a control command; `follow` commands stream until Ctrl-C. */

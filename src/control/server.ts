@@ -75,20 +75,24 @@ export class ControlServer implements Service {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl).trim();
         buf = buf.slice(nl + 1);
-        if (Buffer.byteLength(line) > MAX_LINE_BYTES) {
-          this.reply(sock, undefined, { ok: false, error: { code: 'too_large', message: `request line over ${MAX_LINE_BYTES} bytes` } });
-          this.log.warn({ bytes: Buffer.byteLength(line) }, 'oversize control request');
-          continue;
-        }
+        if (this.rejectOversize(sock, line)) continue;
         if (line) void this.handle(sock, line, cleanups);
       }
-      if (Buffer.byteLength(buf) > MAX_LINE_BYTES) {
-        this.reply(sock, undefined, { ok: false, error: { code: 'too_large', message: `request line over ${MAX_LINE_BYTES} bytes` } });
-        this.log.warn({ bytes: Buffer.byteLength(buf) }, 'oversize control request; closing');
+      // An unterminated line already over the limit can only grow: answer and hang up.
+      if (this.rejectOversize(sock, buf)) {
         buf = '';
         sock.end();
       }
     });
+  }
+
+  /** Answers `too_large` for a request line over the limit; true when it did. */
+  private rejectOversize(sock: Socket, line: string): boolean {
+    const bytes = Buffer.byteLength(line);
+    if (bytes <= MAX_LINE_BYTES) return false;
+    this.reply(sock, undefined, { ok: false, error: { code: 'too_large', message: `request line over ${MAX_LINE_BYTES} bytes` } });
+    this.log.warn({ bytes }, 'oversize control request');
+    return true;
   }
 
   private async handle(sock: Socket, line: string, cleanups: (() => void)[]): Promise<void> {
