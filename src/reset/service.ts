@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { TimerHandle } from '../core/clock.js';
-import { CamdError } from '../core/errors.js';
+import { ConfirmationTokens } from '../control/confirm.js';
 import type { Context, Service } from '../supervisor/service.js';
 
 /**
@@ -22,11 +22,12 @@ export class ResetService implements Service {
   private ignoreUntilRelease = false;
   private unwatch: (() => void) | undefined;
   private resetting = false;
-  private readonly tokens = new Map<string, number>();
+  private readonly tokens: ConfirmationTokens;
   private readonly log: Logger;
 
   constructor(private readonly ctx: Context) {
     this.log = ctx.log('reset');
+    this.tokens = new ConfirmationTokens(ctx.clock);
   }
 
   async start(): Promise<void> {
@@ -41,13 +42,7 @@ export class ResetService implements Service {
       summary: 'erase every setting and credential, then reboot; call once for a token, again with it',
       args: z.object({ confirm: z.string().optional() }).strict(),
       handler: async ({ confirm }) => {
-        this.expireTokens();
-        if (!confirm) {
-          const token = randomUUID();
-          this.tokens.set(token, this.ctx.clock.now() + 60_000);
-          throw new CamdError('confirmation_required', `factory reset erases all settings and credentials; repeat with confirm="${token}" within 60 s`, 'confirm');
-        }
-        if (!this.tokens.delete(confirm)) throw new CamdError('invalid_args', 'confirmation token unknown or expired', 'confirm');
+        this.tokens.check(confirm, 'factory reset erases all settings and credentials');
         // Answer first, then reset: the reply must leave before the links go down.
         this.ctx.clock.setTimeout(() => void this.factoryReset('command'), 50);
         return { resetting: true };
@@ -103,11 +98,6 @@ export class ResetService implements Service {
 
   private emitEvent(type: string, data: Record<string, unknown>): void {
     this.ctx.bus.emit('camera.event', { id: randomUUID(), ts: this.ctx.clock.now(), kind: 'button', type, data });
-  }
-
-  private expireTokens(): void {
-    const now = this.ctx.clock.now();
-    for (const [t, exp] of this.tokens) if (exp < now) this.tokens.delete(t);
   }
 }
 

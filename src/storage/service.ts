@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { LENSES } from '../../board/schema.js';
 import type { TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
+import { ConfirmationTokens } from '../control/confirm.js';
 import { ProcessSet } from '../capture/proc.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { classifyCard, probeCard, type CardStatus } from './card.js';
@@ -21,7 +22,6 @@ import './types.js';
 const Lens = z.enum(LENSES);
 const POLL_MS = 1000;
 const WRITE_TEST_MS = 30_000;
-const TOKEN_MS = 60_000;
 const FAULT = 'storage.card';
 /** Free a little more than the threshold so retention does not run at every segment. */
 const HYSTERESIS_PERCENT = 2;
@@ -57,11 +57,12 @@ export class StorageService implements Service {
   /** Sim board: once the card directory was seen as a mount of its own, unmounting it = card pulled out. */
   private sawOwnMount = false;
   private initialising = false;
-  private readonly tokens = new Map<string, number>();
+  private readonly tokens: ConfirmationTokens;
   private readonly unsubs: (() => void)[] = [];
 
   constructor(private readonly ctx: Context) {
     this.log = ctx.log('storage');
+    this.tokens = new ConfirmationTokens(ctx.clock);
     this.procs = new ProcessSet({ log: this.log, clock: ctx.clock });
     this.policy = new KeepPolicy(() => {
       const r = ctx.config.get().recording;
@@ -255,14 +256,7 @@ export class StorageService implements Service {
         await this.probing;
         const st = ctx.state.get().storage;
         if (!st || st.status === 'absent') throw new CamdError('unavailable', 'no microSD card in the slot', 'confirm');
-        const now = ctx.clock.now();
-        for (const [t, exp] of this.tokens) if (exp < now) this.tokens.delete(t);
-        if (!confirm) {
-          const token = randomUUID();
-          this.tokens.set(token, now + TOKEN_MS);
-          throw new CamdError('confirmation_required', `initialising erases everything on the card; repeat with confirm="${token}" within 60 s`, 'confirm');
-        }
-        if (!this.tokens.delete(confirm)) throw new CamdError('invalid_args', 'confirmation token unknown or expired', 'confirm');
+        this.tokens.check(confirm, 'initialising erases everything on the card');
         if (this.initialising) throw new CamdError('busy', 'the card is already being initialised');
         return this.initialise();
       },
