@@ -88,6 +88,7 @@ export class AlarmService implements Service {
     const { ctx } = this;
     ctx.commands.register(this, {
       name: 'alarm.start',
+      access: 'cloud',
       summary: 'siren + alternating red/blue strobes until alarm.stop or the timeout (seconds, default alarm.timeoutSeconds)',
       args: z.object({ seconds: z.number().int().min(1).max(900).optional() }).strict(),
       handler: ({ seconds }) => {
@@ -109,6 +110,7 @@ export class AlarmService implements Service {
     });
     ctx.commands.register(this, {
       name: 'alarm.stop',
+      access: 'cloud',
       summary: 'stop the alarm and any running detection alert (the app spotlight toggle stays as it is)',
       args: NoArgs,
       handler: () => {
@@ -120,6 +122,7 @@ export class AlarmService implements Service {
     });
     ctx.commands.register(this, {
       name: 'spotlight.set',
+      access: 'cloud',
       summary: 'the Spotlight toggle: on (until switched off) or off, optional brightness 1..100 %',
       args: z.object({ on: z.boolean(), brightness: z.number().int().min(1).max(100).optional() }).strict(),
       handler: async ({ on, brightness }) => {
@@ -143,7 +146,7 @@ export class AlarmService implements Service {
         return this.snapshot();
       },
     });
-    ctx.commands.register(this, { name: 'alarm.get', summary: 'what the alarm, strobes, siren and spotlight are doing', args: NoArgs, handler: () => this.snapshot() });
+    ctx.commands.register(this, { name: 'alarm.get', access: 'cloud', summary: 'what the alarm, strobes, siren and spotlight are doing', args: NoArgs, handler: () => this.snapshot() });
   }
 
   private onCameraEvent(e: CameraEvent): void {

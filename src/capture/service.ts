@@ -276,6 +276,7 @@ export class CaptureService implements Service {
     const { ctx } = this;
     ctx.commands.register(this, {
       name: 'sleep.set',
+      access: 'cloud',
       summary: 'sleep (privacy) mode: on = capture, recording, live view and alerts really stop; off = everything back',
       args: z.object({ on: z.boolean() }).strict(),
       handler: async ({ on }) => {
@@ -287,6 +288,7 @@ export class CaptureService implements Service {
     });
     ctx.commands.register(this, {
       name: 'snapshot',
+      access: 'cloud',
       summary: 'a JPEG of one lens now: kept on the card (path) when one is in use, base64 when asked (inline) or without a card',
       args: z.object({ lens: Lens, eventId: z.string().regex(EVENT_ID_RE, 'letters, digits, _ and - only').optional(), inline: z.boolean().default(false) }).strict(),
       handler: async ({ lens, eventId, inline }) => {
@@ -305,6 +307,7 @@ export class CaptureService implements Service {
     });
     ctx.commands.register(this, {
       name: 'view360',
+      access: 'cloud',
       summary: 'sweep the PTZ lens over its pan range and stitch the pictures into one panorama JPEG',
       args: z.object({ shots: z.number().int().min(3).max(12).default(6), inline: z.boolean().default(false) }).strict(),
       handler: async ({ shots, inline }) => this.view360(shots, inline),

@@ -15,8 +15,9 @@ export type ReplySink = (topic: string, payload: string, correlationData?: Buffe
  * `cmd/<name>` → the command registry → exactly one reply.
  *
  * The reply goes to the MQTT 5 response topic with the request's correlation data when the
- * response topic lies under this device's base topic (the broker ACL allows nothing else), else
- * to `cmd/<name>/reply`. A `requestId` string in the payload is reserved: it is removed before
+ * response topic lies under `<base>/reply/` (the only place replies belong: anywhere else under
+ * the base a reply would be re-run as a command, applied as settings, or forge an event or the
+ * state), else to `cmd/<name>/reply`. A `requestId` string in the payload is reserved: it is removed before
  * validation and echoed in the reply (for MQTT 3.1.1 clients without correlation data).
  * Validation is the registry's (the same zod schema camctl goes through), so a bad value never
  * reaches a service.
@@ -42,8 +43,8 @@ export class CommandRouter {
     }
     let replyTo = topics.commandReply(name);
     if (msg.responseTopic !== undefined) {
-      if (topics.isOwnTopic(msg.responseTopic)) replyTo = msg.responseTopic;
-      else log.warn({ command: name, responseTopic: msg.responseTopic }, 'response topic outside this device\'s base topic; replying on the fallback topic');
+      if (topics.isReplyTopic(msg.responseTopic)) replyTo = msg.responseTopic;
+      else log.warn({ command: name, responseTopic: msg.responseTopic, allowed: `${topics.replyPrefix}…` }, 'response topic not under the reply prefix; replying on the fallback topic');
     }
     let requestId: string | undefined;
     let body: ReplyBody;

@@ -21,9 +21,9 @@ export function registerCloudCommands(owner: object, ctx: Context, deps: { ident
   const { identity, topics, outbox } = deps;
   ctx.commands.register(owner, {
     name: 'identity',
+    access: 'local',
     summary: 'serial number, verification code and the QR payload of the housing label',
-    localOnly: true,
-    args: NoArgs,
+        args: NoArgs,
     handler: () => ({
       serial: identity.serial,
       verificationCode: identity.verificationCode,
@@ -34,6 +34,7 @@ export function registerCloudCommands(owner: object, ctx: Context, deps: { ident
   });
   ctx.commands.register(owner, {
     name: 'cloud.schema',
+    access: 'cloud',
     summary: 'JSON Schemas of the published state, events, command replies and config/reported',
     args: NoArgs,
     handler: () => contractJsonSchemas(),
@@ -41,9 +42,9 @@ export function registerCloudCommands(owner: object, ctx: Context, deps: { ident
   if (ctx.board.backend !== 'sim') return;
   ctx.commands.register(owner, {
     name: 'sim.emit-event',
+    access: 'local',
     summary: '(sim board, test hook) emit camera events on the bus; replies once they are in the outbox on flash',
-    localOnly: true,
-    args: z
+        args: z
       .object({
         count: z.number().int().min(1).max(100_000).default(1),
         kind: z.enum(KINDS).default('system'),

@@ -15,13 +15,21 @@ export interface Topics {
   commandReply(name: string): string;
   /** The command name of a `cmd/<name>` topic, or undefined for any other topic. */
   commandName(topic: string): string | undefined;
-  /** A response topic the device may answer on: under its own base, no wildcards. */
-  isOwnTopic(topic: string): boolean;
+  /** Where callers' MQTT 5 response topics must lie: `<base>/reply/`. */
+  replyPrefix: string;
+  /**
+   * A response topic the device may answer on: under `<base>/reply/`, no wildcards. Nothing else:
+   * every other topic under the base is one the device subscribes to (a reply there would be run as
+   * a command or applied as settings) or owns for another purpose (events, state, availability,
+   * where a reply would be a forged document).
+   */
+  isReplyTopic(topic: string): boolean;
 }
 
 export function topicsFor(prefix: string, serial: string): Topics {
   const base = `${prefix}/${serial}`;
   const cmdPrefix = `${base}/cmd/`;
+  const replyPrefix = `${base}/reply/`;
   return {
     base,
     availability: `${base}/availability`,
@@ -36,8 +44,9 @@ export function topicsFor(prefix: string, serial: string): Topics {
       const name = topic.slice(cmdPrefix.length);
       return name.length > 0 && !name.includes('/') ? name : undefined;
     },
-    isOwnTopic(topic) {
-      return topic.startsWith(`${base}/`) && topic.length > base.length + 1 && !/[+#\u0000]/.test(topic) && Buffer.byteLength(topic) <= 1024;
+    replyPrefix,
+    isReplyTopic(topic) {
+      return topic.startsWith(replyPrefix) && topic.length > replyPrefix.length && !/[+#\u0000]/.test(topic) && Buffer.byteLength(topic) <= 1024;
     },
   };
 }

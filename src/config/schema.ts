@@ -96,6 +96,18 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * What a live push or talk URL may be (src/live/url.ts). Both widen where the camera connects,
+     * so only the local shell may change them (src/config/access.ts); the sim board's factory
+     * defaults allow them, as they allow the plaintext broker, for its local test servers.
+     */
+    live: z
+      .object({
+        allowPlaintext: z.boolean().default(false).describe('allow rtmp://, rtsp://, srt:// without passphrase and http:// (no TLS)'),
+        allowLocalTargets: z.boolean().default(false).describe('allow loopback, link-local and private-range hosts as push/talk targets'),
+      })
+      .strict()
+      .prefault({}),
     network: z
       .object({
         preferWired: z.boolean().default(true),
@@ -163,6 +175,8 @@ export const ConfigSchema = z
         vehicle: LightAlert.prefault({}),
         change: LightAlert.prefault({}),
         spotlightBrightness: pct.default(100),
+        /** The app's spotlight toggle (on until tapped off) is still bounded: a forgotten light goes off by itself. */
+        spotlightMaxSeconds: z.number().int().min(10).max(14_400).default(900).describe('longest on-time of the spotlight switched by hand (spotlight.set, output.set)'),
       })
       .strict()
       .prefault({}),
@@ -236,6 +250,11 @@ export const SecretsSchema = z
       .optional(),
     binding: z
       .object({ token: z.string().min(8).max(256), boundAt: z.number().int() })
+      .strict()
+      .optional(),
+    /** TLS for live pushes and talk URLs: a CA (PEM file) trusted besides the system CAs. */
+    media: z
+      .object({ caFile: z.string().optional() })
       .strict()
       .optional(),
     mqtt: z

@@ -4,6 +4,8 @@ export type ErrorCode =
   | 'unknown_command'
   | 'invalid_args'
   | 'confirmation_required'
+  /** The caller may not do this (README "Who may do what"); the message names the rule. */
+  | 'forbidden'
   | 'unavailable'
   | 'busy'
   | 'not_found'

@@ -30,12 +30,14 @@ export const DetectionSetArgs = z
 export function registerDetectionCommands(owner: object, ctx: Context, snapshot: () => unknown): void {
   ctx.commands.register(owner, {
     name: 'detection.get',
+    access: 'cloud',
     summary: 'detection settings (human, vehicle, change) and per-lens statistics, model status',
     args: NoArgs,
     handler: () => snapshot(),
   });
   ctx.commands.register(owner, {
     name: 'detection.set',
+    access: 'cloud',
     summary: 'change one algorithm (human|vehicle|change): enabled, sensitivity 1..100, areas per lens; applied live',
     args: DetectionSetArgs,
     handler: async ({ algorithm, enabled, sensitivity, areas }) => {

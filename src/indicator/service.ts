@@ -40,12 +40,14 @@ export class IndicatorService implements Service {
     this.unsubscribe = this.ctx.state.subscribe(() => this.refresh());
     this.ctx.commands.register(this, {
       name: 'led.get',
+      access: 'cloud',
       summary: 'what the LED shows and why, with every condition that holds',
       args: NoArgs,
       handler: () => ({ ...this.ctx.state.get().led, conditions: activeConditions(this.ctx.state.get()) }),
     });
     this.ctx.commands.register(this, {
       name: 'led.test',
+      access: 'cloud',
       summary: 'show a colour and mode for a while (LED test), then return to the state',
       args: z
         .object({

@@ -73,6 +73,7 @@ export class LiveService implements Service {
     const { ctx } = this;
     ctx.commands.register(this, {
       name: 'live.start',
+      access: 'cloud',
       summary: 'push one lens (mono) or both (sync) to an rtsp://, rtmp:// or srt:// URL; answers once video is leaving',
       args: z
         .object({
@@ -85,6 +86,7 @@ export class LiveService implements Service {
     });
     ctx.commands.register(this, {
       name: 'live.stop',
+      access: 'cloud',
       summary: 'stop one live push (by id) or all of them',
       args: z.object({ id: z.string().max(64).optional() }).strict(),
       handler: async ({ id }) => {
@@ -96,6 +98,7 @@ export class LiveService implements Service {
     });
     ctx.commands.register(this, {
       name: 'quality.set',
+      access: 'cloud',
       summary: 'the live-view quality profile of a lens (profiles from the board file)',
       args: z.object({ lens: Lens, profile: z.string().min(1).max(32) }).strict(),
       handler: async ({ lens, profile }) => {
@@ -108,12 +111,14 @@ export class LiveService implements Service {
     });
     ctx.commands.register(this, {
       name: 'talk.start',
+      access: 'cloud',
       summary: 'play the app\'s audio (a URL) on the speaker until it ends or talk.stop; the siren wins while it sounds',
       args: z.object({ url: z.string().min(1).max(2048) }).strict(),
       handler: (args, meta) => this.startTalk(args.url, meta),
     });
     ctx.commands.register(this, {
       name: 'talk.stop',
+      access: 'cloud',
       summary: 'stop talk playback',
       args: z.object({}).strict(),
       handler: async () => {

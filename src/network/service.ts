@@ -215,6 +215,7 @@ export class NetworkService implements Service {
     const { ctx } = this;
     ctx.commands.register(this, {
       name: 'network.provision',
+      access: 'presence',
       summary: 'save Wi-Fi credentials and the cloud binding token, then join (wired-first setups)',
       args: ProvisionArgs,
       handler: (args) => this.provision(args, 'command'),
@@ -224,9 +225,9 @@ export class NetworkService implements Service {
     const ifaces = z.enum([ctx.board.network.wiredInterface, ctx.board.network.wifiInterface]);
     ctx.commands.register(this, {
       name: 'sim.link',
+      access: 'local',
       summary: '(sim board) plug/unplug a link; route=false: carrier without a router/DHCP',
-      localOnly: true,
-      args: z.object({ iface: ifaces, carrier: z.boolean(), route: z.boolean().optional() }).strict(),
+            args: z.object({ iface: ifaces, carrier: z.boolean(), route: z.boolean().optional() }).strict(),
       handler: ({ iface, carrier, route }) => {
         sim.setLink(iface, carrier, route);
         return sim.status();
@@ -234,9 +235,9 @@ export class NetworkService implements Service {
     });
     ctx.commands.register(this, {
       name: 'sim.wifi',
+      access: 'local',
       summary: '(sim board) set the Wi-Fi access points in range; without args: the sim radio status',
-      localOnly: true,
-      args: z
+            args: z
         .object({
           accessPoints: z
             .array(z.object({ ssid: z.string().min(1).max(32), psk: z.string().min(8).max(63), quality: z.number().int().min(0).max(100).default(70) }).strict())

@@ -39,6 +39,7 @@ export class ResetService implements Service {
     }
     this.ctx.commands.register(this, {
       name: 'factory-reset',
+      access: 'presence',
       summary: 'erase every setting and credential, then reboot; call once for a token, again with it',
       args: z.object({ confirm: z.string().optional() }).strict(),
       handler: async ({ confirm }) => {
@@ -50,6 +51,7 @@ export class ResetService implements Service {
     });
     this.ctx.commands.register(this, {
       name: 'reboot',
+      access: 'cloud',
       summary: 'restart the camera (settings are kept)',
       args: z.object({}).strict(),
       handler: () => {

@@ -250,6 +250,7 @@ export class StorageService implements Service {
     const { ctx } = this;
     ctx.commands.register(this, {
       name: 'storage.initialise',
+      access: 'cloud',
       summary: 'wipe (sim) or format (board) the microSD card and take it into use; call once for a token, again with it',
       args: z.object({ confirm: z.string().max(64).optional() }).strict(),
       handler: async ({ confirm }) => {
@@ -263,6 +264,7 @@ export class StorageService implements Service {
     });
     ctx.commands.register(this, {
       name: 'recordings.list',
+      access: 'cloud',
       summary: 'recordings of one lens overlapping [from, to] (epoch ms), oldest first',
       args: z
         .object({ lens: Lens, from: z.number().int().min(0).optional(), to: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(10_000).default(1000) })
@@ -277,6 +279,7 @@ export class StorageService implements Service {
     });
     ctx.commands.register(this, {
       name: 'record.start',
+      access: 'cloud',
       summary: 'manual recording of one lens from now until record.stop',
       args: z.object({ lens: Lens }).strict(),
       handler: async ({ lens }) => {
@@ -290,6 +293,7 @@ export class StorageService implements Service {
     });
     ctx.commands.register(this, {
       name: 'record.stop',
+      access: 'cloud',
       summary: 'stop the manual recording of one lens',
       args: z.object({ lens: Lens }).strict(),
       handler: ({ lens }) => {

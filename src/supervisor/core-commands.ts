@@ -19,13 +19,15 @@ export class CoreCommands implements Service {
 
     reg({
       name: 'status',
+      access: 'cloud',
       summary: 'the whole live state: LED and why, outputs, reset button, services, faults',
       args: NoArgs,
       handler: () => this.status(),
     });
-    reg({ name: 'commands', summary: 'list the commands and their argument schemas', args: NoArgs, handler: (_a, meta) => ctx.commands.list(meta.source) });
+    reg({ name: 'commands', access: 'cloud', summary: 'list the commands and their argument schemas', args: NoArgs, handler: (_a, meta) => ctx.commands.list(meta.source) });
     reg({
       name: 'config.get',
+      access: 'cloud',
       summary: 'the running config, or one value by dotted path',
       args: z.object({ path: z.string().max(200).optional() }).strict(),
       handler: ({ path }) => {
@@ -38,6 +40,7 @@ export class CoreCommands implements Service {
     });
     reg({
       name: 'config.set',
+      access: 'cloud',
       summary: 'change settings with a JSON merge patch; validated whole, applied atomically or not at all',
       args: z.object({ patch: z.record(z.string(), z.unknown()) }).strict(),
       handler: async ({ patch }) => {
@@ -47,12 +50,14 @@ export class CoreCommands implements Service {
     });
     reg({
       name: 'config.schema',
+      access: 'cloud',
       summary: 'the config JSON schema (types, bounds, defaults, docs)',
       args: NoArgs,
       handler: () => z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }),
     });
     reg({
       name: 'output.set',
+      access: 'cloud',
       summary: 'turn an output on or off by hand (installation/maintenance test)',
       args: z.object({ output: z.enum(OUTPUTS), on: z.boolean(), brightness: z.number().int().min(1).max(100).optional() }).strict(),
       handler: async ({ output, on, brightness }) => {
@@ -70,9 +75,9 @@ export class CoreCommands implements Service {
     if (sim) {
       reg({
         name: 'sim.press',
+        access: 'local',
         summary: '(sim board) press a button for a number of milliseconds',
-        localOnly: true,
-        args: z.object({ button: z.enum(['reset']), ms: z.number().int().min(1).max(60_000) }).strict(),
+                args: z.object({ button: z.enum(['reset']), ms: z.number().int().min(1).max(60_000) }).strict(),
         handler: ({ button, ms }) => {
           sim.press(button, ms);
           return { button, ms };
@@ -80,9 +85,9 @@ export class CoreCommands implements Service {
       });
       reg({
         name: 'sim.timeline',
+        access: 'local',
         summary: '(sim board) every pin edge, register write and UART byte, optionally since a time',
-        localOnly: true,
-        args: z.object({ since: z.number().optional(), limit: z.number().int().min(1).max(100_000).default(200), kind: z.enum(['gpio', 'i2c', 'serial']).optional() }).strict(),
+                args: z.object({ since: z.number().optional(), limit: z.number().int().min(1).max(100_000).default(200), kind: z.enum(['gpio', 'i2c', 'serial']).optional() }).strict(),
         handler: ({ since, limit, kind }) => {
           const all = sim.timeline.entries((e) => (since === undefined || e.t >= since) && (kind === undefined || e.kind === kind));
           return all.slice(-limit);

@@ -125,7 +125,7 @@ describe('cloud link against a real mosquitto', () => {
     await until(() => health(s).connected, 'connected');
     const c = await cloudClient();
     const late: Service = { name: 'late', start: async () => undefined, stop: async () => undefined };
-    s.sup.commands.register(late, { name: 'late.echo', summary: 'test', args: z.object({ x: z.number().int().max(5) }).strict(), handler: ({ x }) => ({ x }) });
+    s.sup.commands.register(late, { name: 'late.echo', access: 'cloud', summary: 'test', args: z.object({ x: z.number().int().max(5) }).strict(), handler: ({ x }) => ({ x }) });
     expect(await c.request(BASE, 'late.echo', { x: 3 })).toEqual({ ok: true, result: { x: 3 } });
     expect(await c.request(BASE, 'late.echo', { x: 9 })).toMatchObject({ ok: false, error: { code: 'invalid_args', path: 'x' } });
   });

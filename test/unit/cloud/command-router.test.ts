@@ -16,11 +16,11 @@ function setup(maxConcurrent?: number) {
   const commands = new CommandRegistry(logging.forComponent('commands'));
   const applied: number[] = [];
   let release: () => void = () => undefined;
-  commands.register(owner, { name: 'set.level', summary: '', args: z.object({ level: z.number().int().min(0).max(10) }).strict(), handler: ({ level }) => (applied.push(level), { level }) });
-  commands.register(owner, { name: 'slow', summary: '', args: NoArgs, handler: () => new Promise<string>((r) => (release = () => r('done'))) });
-  commands.register(owner, { name: 'huge', summary: '', args: NoArgs, handler: () => 'x'.repeat(MAX_REPLY_BYTES + 10) });
-  commands.register(owner, { name: 'throws', summary: '', args: NoArgs, handler: () => { throw new CamdError('unavailable', 'no PTZ on this board', 'lens'); } });
-  commands.register(owner, { name: 'local.only', summary: '', localOnly: true, args: NoArgs, handler: () => 'secret' });
+  commands.register(owner, { name: 'set.level', access: 'cloud', summary: '', args: z.object({ level: z.number().int().min(0).max(10) }).strict(), handler: ({ level }) => (applied.push(level), { level }) });
+  commands.register(owner, { name: 'slow', access: 'cloud', summary: '', args: NoArgs, handler: () => new Promise<string>((r) => (release = () => r('done'))) });
+  commands.register(owner, { name: 'huge', access: 'cloud', summary: '', args: NoArgs, handler: () => 'x'.repeat(MAX_REPLY_BYTES + 10) });
+  commands.register(owner, { name: 'throws', access: 'cloud', summary: '', args: NoArgs, handler: () => { throw new CamdError('unavailable', 'no PTZ on this board', 'lens'); } });
+  commands.register(owner, { name: 'local.only', access: 'local', summary: '', args: NoArgs, handler: () => 'secret' });
   const replies: { topic: string; body: Record<string, unknown>; corr?: string }[] = [];
   const router = new CommandRouter({
     topics, commands, log: logging.forComponent('cloud'), ...(maxConcurrent !== undefined && { maxConcurrent }),
@@ -95,7 +95,7 @@ describe('command router', () => {
 
   it('a reply that cannot be sent is logged, never thrown', async () => {
     const commands = new CommandRegistry(logging.forComponent('commands'));
-    commands.register(owner, { name: 'x', summary: '', args: NoArgs, handler: () => 1 });
+    commands.register(owner, { name: 'x', access: 'cloud', summary: '', args: NoArgs, handler: () => 1 });
     const router = new CommandRouter({ topics, commands, log: logging.forComponent('cloud'), reply: async () => { throw new Error('not connected'); } });
     await expect(router.handle(msg('x', '{}'))).resolves.toBeUndefined();
   });

@@ -22,11 +22,18 @@ describe('topic map', () => {
     expect(t.commandName('camd/CAM123456789/cmd/ptz.move/reply')).toBeUndefined();
     expect(t.commandName('camd/OTHER/cmd/x')).toBeUndefined();
     expect(t.commandName('camd/CAM123456789/cmd/')).toBeUndefined();
-    expect(t.isOwnTopic('camd/CAM123456789/reply/app-1')).toBe(true);
-    expect(t.isOwnTopic('camd/CAM1234567890/reply')).toBe(false);
-    expect(t.isOwnTopic('camd/CAM123456789/reply/#')).toBe(false);
-    expect(t.isOwnTopic('camd/CAM123456789/')).toBe(false);
-    expect(t.isOwnTopic('other/reply')).toBe(false);
+    expect(t.isReplyTopic('camd/CAM123456789/reply/app-1')).toBe(true);
+    expect(t.isReplyTopic('camd/CAM123456789/reply/app-1/r-17')).toBe(true);
+    expect(t.isReplyTopic('camd/CAM1234567890/reply/x')).toBe(false);
+    expect(t.isReplyTopic('camd/CAM123456789/reply/')).toBe(false);
+    expect(t.isReplyTopic('camd/CAM123456789/reply')).toBe(false);
+    expect(t.isReplyTopic('camd/CAM123456789/reply/#')).toBe(false);
+    expect(t.isReplyTopic('camd/CAM123456789/')).toBe(false);
+    expect(t.isReplyTopic('other/reply')).toBe(false);
+    // Topics the device subscribes to or owns for something else are never reply topics.
+    for (const own of ['cmd/led.get', 'config/desired', 'events', 'state', 'availability', 'config/reported', 'cmd/led.get/reply']) {
+      expect(t.isReplyTopic(`camd/CAM123456789/${own}`)).toBe(false);
+    }
   });
 });
 

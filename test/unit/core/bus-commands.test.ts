@@ -39,6 +39,7 @@ describe('CommandRegistry', () => {
   let applied = 0;
   reg.register(owner, {
     name: 'ptz.goto',
+    access: 'cloud',
     summary: 'test',
     args: z.object({ pan: z.number().min(0).max(355), tilt: z.number().min(-10).max(90) }).strict(),
     handler: ({ pan }) => {
@@ -46,9 +47,10 @@ describe('CommandRegistry', () => {
       return { pan };
     },
   });
-  reg.register(owner, { name: 'sim.only', summary: 'local', localOnly: true, args: z.object({}).strict(), handler: () => 'ok' });
+  reg.register(owner, { name: 'sim.only', access: 'local', summary: 'local', args: z.object({}).strict(), handler: () => 'ok' });
   reg.register(owner, {
     name: 'explode',
+    access: 'cloud',
     summary: 'x',
     args: z.object({}).strict(),
     handler: () => {
