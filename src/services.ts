@@ -5,6 +5,7 @@ import { controlServer } from './control/server.js';
 import { detectionService } from './detect/service.js';
 import { healthService } from './health/service.js';
 import { networkService } from './network/service.js';
+import { privacyService } from './privacy/service.js';
 import { ptzService } from './ptz/service.js';
 import { indicatorService } from './indicator/service.js';
 import { resetService } from './reset/service.js';
@@ -15,4 +16,4 @@ import type { ServiceFactory } from './supervisor/service.js';
  * The services of one boot, in start order (stop runs in reverse). The control socket starts
  * first so `camctl status` works while the rest boots, and stops last.
  */
-export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, cloudService, indicatorService, resetService, networkService, healthService, alarmService, ptzService, ...captureServices, detectionService];
+export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, privacyService, cloudService, indicatorService, resetService, networkService, healthService, alarmService, ptzService, ...captureServices, detectionService];

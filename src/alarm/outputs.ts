@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Parts } from '../../drivers/devices/types.js';
+import type { OnOffPart, Parts } from '../../drivers/devices/types.js';
 import type { Clock } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { EventBus } from '../state/bus.js';
@@ -29,6 +29,8 @@ export class AlarmOutputs {
   private readonly strobes: PatternPlayer<'red' | 'blue'>;
   private readonly siren: PatternPlayer<'siren'>;
   private tone: Tone | undefined;
+  /** Lines held steady by hand (only while not flashing). */
+  private steady = { red: false, blue: false };
   private spotTarget = { on: false, brightness: 0 };
   private spotQueue: Promise<void> = Promise.resolve();
 
@@ -43,7 +45,7 @@ export class AlarmOutputs {
   }
 
   get strobing(): boolean {
-    return this.strobes.playing && !!(this.deps.parts.strobeRed || this.deps.parts.strobeBlue);
+    return (this.strobes.playing && !!(this.deps.parts.strobeRed || this.deps.parts.strobeBlue)) || this.steady.red || this.steady.blue;
   }
 
   get sounding(): boolean {
@@ -59,11 +61,28 @@ export class AlarmOutputs {
     return s?.on ? s.brightnessPct : null;
   }
 
-  setStrobes(on: boolean): void {
-    if (on === this.strobes.playing) return;
-    if (this.deps.parts.strobeRed || this.deps.parts.strobeBlue) this.lightsChanging('strobe', on);
-    if (on) this.strobes.start(STROBE_PATTERN);
-    else this.strobes.stop();
+  /**
+   * `flash` = the alternating pattern; otherwise each line steady on or off (a hand test of one
+   * line). Flashing wins over steady lines (it lights both in turn). `lights.changing` goes out
+   * when the strobes go from dark to lit and back, not per flash or per line.
+   */
+  setStrobes(want: 'flash' | { red: boolean; blue: boolean }): void {
+    const { strobeRed, strobeBlue } = this.deps.parts;
+    const flash = want === 'flash';
+    const steady = flash ? { red: false, blue: false } : { red: want.red && !!strobeRed, blue: want.blue && !!strobeBlue };
+    if (flash === this.strobes.playing && steady.red === this.steady.red && steady.blue === this.steady.blue) return;
+    const litBefore = this.strobes.playing || this.steady.red || this.steady.blue;
+    const litAfter = flash || steady.red || steady.blue;
+    if (litBefore !== litAfter && (strobeRed || strobeBlue)) this.lightsChanging('strobe', litAfter);
+    this.steady = steady;
+    if (flash) {
+      this.strobes.start(STROBE_PATTERN);
+      return;
+    }
+    // Off first, then on: the pattern's stop darkens both lines before a steady one lights.
+    if (this.strobes.playing) this.strobes.stop();
+    this.writeLine(strobeRed, steady.red);
+    this.writeLine(strobeBlue, steady.blue);
   }
 
   setSiren(tone: Tone | null): void {
@@ -102,7 +121,7 @@ export class AlarmOutputs {
 
   /** Everything off, spotlight included; resolves when the spotlight write is done. */
   async allOff(): Promise<void> {
-    this.setStrobes(false);
+    this.setStrobes({ red: false, blue: false });
     this.setSiren(null);
     await this.setSpotlight(false, this.spotTarget.brightness).catch(() => undefined);
   }
@@ -120,6 +139,15 @@ export class AlarmOutputs {
       this.deps.log.error({ err: errorMessage(err), on, brightness }, 'spotlight did not switch');
       this.deps.onSpotlightFault(`spotlight did not switch ${on ? 'on' : 'off'}: ${errorMessage(err)}`);
       throw err;
+    }
+  }
+
+  private writeLine(part: OnOffPart | undefined, on: boolean): void {
+    if (!part) return;
+    try {
+      if (part.isOn() !== on) part.set(on);
+    } catch (err) {
+      this.deps.log.error({ err: errorMessage(err) }, 'alarm output write failed');
     }
   }
 

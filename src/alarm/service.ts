@@ -5,10 +5,13 @@ import type { Config } from '../config/schema.js';
 import type { TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
 import { NoArgs } from '../control/commands.js';
+import { sleepGate } from '../privacy/sleep-gate.js';
 import type { CameraEvent } from '../state/bus.js';
 import type { Context, Service } from '../supervisor/service.js';
-import { DETECTION_TYPES, Holds, type DetectionType, type HoldSource } from './holds.js';
+import { holdCapMs } from './bounds.js';
+import { DETECTION_TYPES, Holds, type DetectionType, type HoldSource, type Output } from './holds.js';
 import { AlarmOutputs } from './outputs.js';
+import type { Tone } from './pattern.js';
 import type { AlarmState } from './types.js';
 import './types.js';
 
@@ -24,7 +27,12 @@ const FAULT_ID = 'alarm.spotlight';
  *   strobeSeconds, spotlight for spotlightSeconds, siren with its tone for sirenSeconds). An
  *   alert whose setting is off does nothing; a repeated detection extends, never shortens.
  * - `alarm.start` = siren + alternating strobes until `alarm.stop` or the timeout.
- * - `spotlight.set` = the app's toggle: on until switched off (or sleep/shutdown).
+ * - `spotlight.set` = the app's toggle: on until switched off, sleep/shutdown, or
+ *   `lights.spotlightMaxSeconds` after it was switched on.
+ * - `output.set` = one output by hand (installation test): the siren and a strobe line for at
+ *   most `alarm.timeoutSeconds`, the spotlight as the app's toggle. It is registered here, not
+ *   in the core commands, so that every hand switch goes through the same holds and bounds
+ *   (holds.ts, bounds.ts): no command writes a deterrent part directly.
  * - Sleep mode and maintenance mode: detections switch nothing on. Sleep also turns everything
  *   off and refuses to switch anything on; maintenance only stops the automatic alerts (the
  *   installer may still test by hand).
@@ -32,7 +40,7 @@ const FAULT_ID = 'alarm.spotlight';
  */
 export class AlarmService implements Service {
   readonly name = 'alarm';
-  private readonly holds = new Holds();
+  private readonly holds = new Holds((output, source) => holdCapMs(this.ctx.config.get(), output, source));
   private outputs!: AlarmOutputs;
   private timer: TimerHandle | undefined;
   private active = false;
@@ -99,10 +107,10 @@ export class AlarmService implements Service {
         }
         const now = ctx.clock.now();
         const until = now + (seconds ?? ctx.config.get().alarm.timeoutSeconds) * 1000;
-        // A new Alarm command restarts the timeout as asked, shorter or longer.
-        this.holds.releaseSource('manual');
-        this.holds.set('strobe', { source: 'manual', until, since: now });
-        this.holds.set('siren', { source: 'manual', until, since: now, tone: 'siren' });
+        // A new Alarm command restarts the timeout as asked, shorter or longer — within
+        // MANUAL_ALARM_MAX_SECONDS of the activation's start, however often it is repeated.
+        this.holds.set('strobe', { source: 'manual', until, since: now }, { replace: true });
+        this.holds.set('siren', { source: 'manual', until, since: now, tone: 'siren' }, { replace: true });
         this.log.info({ until, seconds }, 'alarm started by command');
         this.reconcile('command');
         return this.snapshot();
@@ -111,10 +119,10 @@ export class AlarmService implements Service {
     ctx.commands.register(this, {
       name: 'alarm.stop',
       access: 'cloud',
-      summary: 'stop the alarm and any running detection alert (the app spotlight toggle stays as it is)',
+      summary: 'stop the alarm, any running detection alert and a siren or strobe switched by hand (the app spotlight toggle stays as it is)',
       args: NoArgs,
       handler: () => {
-        for (const src of ['manual', ...DETECTION_TYPES] as const) this.holds.releaseSource(src);
+        for (const src of ['manual', 'hand', ...DETECTION_TYPES] as const) this.holds.releaseSource(src);
         this.log.info('alarm stopped by command');
         this.reconcile('command');
         return this.snapshot();
@@ -123,30 +131,67 @@ export class AlarmService implements Service {
     ctx.commands.register(this, {
       name: 'spotlight.set',
       access: 'cloud',
-      summary: 'the Spotlight toggle: on (until switched off) or off, optional brightness 1..100 %',
+      summary: 'the Spotlight toggle: on (until switched off, at most lights.spotlightMaxSeconds) or off, optional brightness 1..100 %',
       args: z.object({ on: z.boolean(), brightness: z.number().int().min(1).max(100).optional() }).strict(),
-      handler: async ({ on, brightness }) => {
-        if (on) this.refuseWhileSleeping();
-        if (!ctx.hardware.parts.spotlight) throw new CamdError('unavailable', `spotlight is not available (${this.failureText(['spotlight'])})`);
-        const prev = this.holds.list('spotlight');
-        if (on) this.holds.set('spotlight', { source: 'app', until: null, since: ctx.clock.now(), brightness: brightness ?? ctx.config.get().lights.spotlightBrightness });
-        else this.holds.release('spotlight');
-        const done = this.reconcile('command');
-        try {
-          await done;
-        } catch (err) {
-          // Nothing half-applied: the holds go back to what they were.
-          this.holds.release('spotlight');
-          for (const h of prev) this.holds.set('spotlight', h);
-          this.outputs.resetSpotlightTarget();
-          this.publish();
-          throw new CamdError('failed', `spotlight did not switch ${on ? 'on' : 'off'}: ${errorMessage(err)}`);
-        }
-        this.log.info({ on, brightness }, 'spotlight set by command');
+      handler: async ({ on, brightness }, meta) => {
+        await this.spotlightToggle(on, brightness, meta.source);
         return this.snapshot();
       },
     });
+    ctx.commands.register(this, {
+      name: 'output.set',
+      access: 'cloud',
+      summary: 'turn an output on or off by hand (installation/maintenance test); siren and strobe lines go off after alarm.timeoutSeconds, the spotlight after lights.spotlightMaxSeconds',
+      args: z.object({ output: z.enum(HAND_OUTPUTS), on: z.boolean(), brightness: z.number().int().min(1).max(100).optional() }).strict(),
+      handler: async ({ output, on, brightness }, meta) => {
+        if (!ctx.hardware.parts[output]) throw new CamdError('unavailable', `${output} is not available: ${this.failureText([output], false)}`, 'output');
+        if (output === 'spotlight') await this.spotlightToggle(on, brightness, meta.source);
+        else this.handSwitch(output, on, meta.source);
+        const offAt = output === 'spotlight' ? this.holds.offAt('spotlight') : on ? (this.holds.get(output, 'hand')?.until ?? null) : null;
+        return { output, on, offAt, outputs: ctx.hardware.outputs() };
+      },
+    });
     ctx.commands.register(this, { name: 'alarm.get', access: 'cloud', summary: 'what the alarm, strobes, siren and spotlight are doing', args: NoArgs, handler: () => this.snapshot() });
+  }
+
+  /** The app's Spotlight toggle (`spotlight.set`, `output.set spotlight`): on = one capped activation, off = off whoever switched it on. */
+  private async spotlightToggle(on: boolean, brightness: number | undefined, source: string): Promise<void> {
+    const { ctx } = this;
+    if (on) this.refuseWhileSleeping();
+    if (!ctx.hardware.parts.spotlight) throw new CamdError('unavailable', `spotlight is not available (${this.failureText(['spotlight'])})`);
+    const prev = this.holds.list('spotlight');
+    if (on) this.holds.set('spotlight', { source: 'app', until: null, since: ctx.clock.now(), brightness: brightness ?? ctx.config.get().lights.spotlightBrightness });
+    else this.holds.release('spotlight');
+    try {
+      await this.reconcile('command');
+    } catch (err) {
+      // Nothing half-applied: the holds go back to what they were.
+      this.holds.release('spotlight');
+      for (const h of prev) this.holds.restore('spotlight', h);
+      this.outputs.resetSpotlightTarget();
+      this.publish();
+      throw new CamdError('failed', `spotlight did not switch ${on ? 'on' : 'off'}: ${errorMessage(err)}`);
+    }
+    this.log.info({ on, brightness, source, offAt: this.holds.offAt('spotlight') }, 'spotlight set by command');
+  }
+
+  /**
+   * A siren or strobe line by hand. On: one activation of at most alarm.timeoutSeconds; asking
+   * again while it is on changes nothing (it does not re-arm). Off: off now, whoever switched it
+   * on — for a strobe line that stops the alternating flash too, which lights both lines.
+   */
+  private handSwitch(output: 'siren' | 'strobeRed' | 'strobeBlue', on: boolean, source: string): void {
+    const now = this.ctx.clock.now();
+    if (on) {
+      this.refuseWhileSleeping();
+      this.holds.set(output, { source: 'hand', until: null, since: now, ...(output === 'siren' && { tone: 'siren' as const }) });
+    } else {
+      this.holds.release(output);
+      if (output !== 'siren') this.holds.release('strobe');
+    }
+    const offAt = on ? (this.holds.get(output, 'hand')?.until ?? null) : null;
+    this.log.info({ output, on, source, offAt }, 'output set by hand');
+    void this.reconcile('command').catch(() => undefined);
   }
 
   private onCameraEvent(e: CameraEvent): void {
@@ -189,6 +234,8 @@ export class AlarmService implements Service {
       if (off || !cfg.audio[type].siren) changed = this.holds.release('siren', [type]) || changed;
     }
     if (changed) this.log.info('alert settings changed: running detection alerts updated');
+    // alarm.timeoutSeconds / lights.spotlightMaxSeconds bound running hand holds at once.
+    if (this.holds.recap()) this.log.info('on-time bounds changed: running hand-switched outputs updated');
     void this.reconcile('settings').catch(() => undefined);
   }
 
@@ -204,8 +251,8 @@ export class AlarmService implements Service {
     const now = this.ctx.clock.now();
     if (this.holds.expire(now)) reason = 'timeout';
     const cfg = this.ctx.config.get();
-    this.outputs.setStrobes(this.holds.has('strobe'));
-    this.outputs.setSiren(this.holds.has('siren') ? (this.holds.latest('siren', 'manual')?.tone ?? 'siren') : null);
+    this.outputs.setStrobes(this.holds.has('strobe') ? 'flash' : { red: this.holds.has('strobeRed'), blue: this.holds.has('strobeBlue') });
+    this.outputs.setSiren(this.sirenTone());
     const spot = this.holds.latest('spotlight', 'app');
     const done = this.outputs.setSpotlight(!!spot, spot?.brightness ?? cfg.lights.spotlightBrightness);
     this.ctx.clock.clearTimeout(this.timer);
@@ -214,6 +261,14 @@ export class AlarmService implements Service {
     this.transition(reason);
     this.publish();
     return done.finally(() => this.publish());
+  }
+
+  /** Continuous while the Alarm or a hand switch holds the siren, else the latest detection's tone. */
+  private sirenTone(): Tone | null {
+    const list = this.holds.list('siren');
+    if (list.length === 0) return null;
+    if (list.some((h) => h.source === 'manual' || h.source === 'hand')) return 'siren';
+    return this.holds.latest('siren')?.tone ?? 'siren';
   }
 
   /** `alarm` camera events on start and stop of the deterrent as a whole. */
@@ -230,13 +285,13 @@ export class AlarmService implements Service {
 
   private source(): AlarmState['source'] {
     const latest = this.holds.alarmHolds().reduce<{ source: HoldSource; since: number } | undefined>((a, h) => (!a || h.since >= a.since ? h : a), undefined);
-    return latest && latest.source !== 'app' ? latest.source : null;
+    return latest && latest.source !== 'app' && latest.source !== 'hand' ? latest.source : null;
   }
 
   private until(): number | null {
     const holds = this.holds.alarmHolds();
     if (holds.length === 0) return null;
-    return holds.some((h) => h.until === null) ? null : Math.max(...holds.map((h) => h.until ?? 0));
+    return Math.max(...holds.map((h) => h.until));
   }
 
   private snapshot(): AlarmState {
@@ -250,6 +305,11 @@ export class AlarmService implements Service {
       spotlightBrightness: this.outputs.spotlightBrightness,
       maintenance: this.ctx.config.get().alarm.maintenance,
       missing: this.outputs.missing(),
+      offAt: {
+        strobes: maxOrNull([this.holds.offAt('strobe'), this.holds.offAt('strobeRed'), this.holds.offAt('strobeBlue')]),
+        siren: this.holds.offAt('siren'),
+        spotlight: this.holds.offAt('spotlight'),
+      },
     };
   }
 
@@ -259,13 +319,22 @@ export class AlarmService implements Service {
   }
 
   private refuseWhileSleeping(): void {
-    if (this.ctx.state.get().sleeping) throw new CamdError('unavailable', 'sleep mode is on: the alarm and the lights stay off');
+    // The gate (setting or published flag): refused from the moment sleep is asked for.
+    if (sleepGate(this.ctx).asleep()) throw new CamdError('unavailable', 'sleep mode is on: the alarm and the lights stay off');
   }
 
-  private failureText(parts: string[]): string {
+  private failureText(parts: string[], named = true): string {
     const f = this.ctx.hardware.failures as Record<string, unknown>;
-    return parts.map((p) => `${p}: ${f[p] === undefined ? 'not on this board' : String(f[p])}`).join('; ');
+    return parts.map((p) => `${named ? `${p}: ` : ''}${f[p] === undefined ? 'not on this board' : String(f[p])}`).join('; ');
   }
+}
+
+/** The parts `output.set` switches (the names of the board's parts). */
+const HAND_OUTPUTS = ['strobeRed', 'strobeBlue', 'siren', 'spotlight'] as const satisfies readonly Output[];
+
+function maxOrNull(xs: (number | null)[]): number | null {
+  const n = xs.filter((x): x is number => x !== null);
+  return n.length ? Math.max(...n) : null;
 }
 
 export const alarmService = (ctx: Context): Service => new AlarmService(ctx);

@@ -6,7 +6,7 @@ export interface AlarmState {
   /** A deterrent (manual Alarm or a detection's light/audio alert) is running. */
   active: boolean;
   /** Who started the running alarm (the most recent source); null when none runs. */
-  source: Exclude<HoldSource, 'app'> | null;
+  source: Exclude<HoldSource, 'app' | 'hand'> | null;
   /** Epoch ms when the running alarm ends by itself; null when none runs. */
   until: number | null;
   strobes: boolean;
@@ -17,6 +17,8 @@ export interface AlarmState {
   maintenance: boolean;
   /** Parts this camera lacks (failed to open); the alarm runs with the rest. */
   missing: AlarmPart[];
+  /** When each output goes off by itself (every hold has an end, see holds.ts); null = off. */
+  offAt: { strobes: number | null; siren: number | null; spotlight: number | null };
 }
 
 export type LightSource = 'spotlight' | 'strobe' | 'ircut';

@@ -41,6 +41,9 @@ interface Run {
   tail: SegmentListTail;
   clock: StreamClock;
   handled: Set<string>;
+  /** [hardening] When this run began, and when it last listed a segment (segment watchdog). */
+  since: number;
+  lastSegmentAt?: number;
 }
 
 export const SNAPSHOT_FPS = 1;
@@ -187,7 +190,7 @@ export class LensPipeline {
     this.lastTag = tag;
     if (s.recording) {
       const dir = s.recording.dir;
-      this.run = { tag, dir, tail: new SegmentListTail(join(dir, `${tag}.csv`)), clock: new StreamClock(), handled: new Set() };
+      this.run = { tag, dir, tail: new SegmentListTail(join(dir, `${tag}.csv`)), clock: new StreamClock(), handled: new Set(), since: this.deps.clock.now() };
     } else {
       this.run = undefined;
     }
@@ -214,6 +217,17 @@ export class LensPipeline {
       return;
     }
     const now = this.deps.clock.now();
+    // [hardening] Segment watchdog. ffmpeg (≥ 5.1) muxes each output in its own thread: a write
+    // error on the card (ENOSPC on a full card) ends the recording output alone while the tap
+    // goes on, so the stall watchdog never fires and recording would stay dead until a restart.
+    // No segment for 3 segment lengths (≥ 10 s) while recording: restart ffmpeg (a new run).
+    if (listed.length) run.lastSegmentAt = now;
+    const quietMs = now - (run.lastSegmentAt ?? run.since);
+    const limitMs = Math.max(10_000, 3 * (this.settings?.recording?.segmentSeconds ?? 10) * 1000);
+    if (run === this.run && quietMs > limitMs) {
+      run.lastSegmentAt = now;
+      this.runner?.restart(`no recording segment for ${Math.round(quietMs / 1000)} s (the card refused a write?)`);
+    }
     for (const l of listed) run.clock.observe(now, l.end);
     for (const l of listed) {
       if (run.handled.has(l.name)) continue;

@@ -9,8 +9,9 @@ import { CamdError, errorMessage } from '../core/errors.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { CardLayout } from '../storage/layout.js';
 import { microphone } from './mic.js';
-import { LensPipeline, type PipelineSettings } from './pipeline.js';
-import { ProcessSet } from './proc.js';
+import { sleepGate, type SleepGate } from '../privacy/sleep-gate.js';
+import { LensPipeline, snapshotPath, type PipelineSettings } from './pipeline.js';
+import { ProcessSet, type OnceProcess, type OnceSpec } from './proc.js';
 import { RelayHub, relayPath } from './relay.js';
 import { leftoverSegments, runTags } from './segments.js';
 import { EVENT_ID_RE, keepPanorama, takeSnapshot } from './snapshot.js';
@@ -31,6 +32,25 @@ interface Running {
 }
 
 /**
+ * Processes that read a lens or make a picture outside the pipelines (the 360° sweep's shots and
+ * stitch): refused while the camera sleeps, so a sweep that was running when sleep began cannot
+ * take its next shot; the running ones are stopped when sleep is asked for.
+ */
+class LensProcessSet extends ProcessSet {
+  constructor(
+    deps: ConstructorParameters<typeof ProcessSet>[0],
+    private readonly gate: SleepGate,
+  ) {
+    super(deps);
+  }
+
+  override start(spec: OnceSpec): OnceProcess {
+    if (this.gate.asleep()) throw new CamdError('unavailable', `the camera is in sleep mode (${spec.name} not started)`);
+    return super.start(spec);
+  }
+}
+
+/**
  * Capture of both lenses (one ffmpeg each, see pipeline.ts), the frame tap on the bus, sleep
  * mode, snapshots and the 360° view.
  *
@@ -47,6 +67,8 @@ export class CaptureService implements Service {
   private statsTimer: TimerHandle | undefined;
   private readonly unsubs: (() => void)[] = [];
   private readonly procs: ProcessSet;
+  private readonly sleep: SleepGate;
+  private readonly lensProcs: LensProcessSet;
   private readonly lastDelivered = new Map<LensName, { n: number; at: number }>();
   private readonly segments = new Map<LensName, { n: number; at: number }>();
   private view360Busy = false;
@@ -56,6 +78,8 @@ export class CaptureService implements Service {
   constructor(private readonly ctx: Context) {
     this.log = ctx.log('capture');
     this.procs = new ProcessSet({ log: this.log, clock: ctx.clock });
+    this.sleep = sleepGate(ctx);
+    this.lensProcs = new LensProcessSet({ log: this.log, clock: ctx.clock }, this.sleep);
   }
 
   async start(): Promise<void> {
@@ -64,6 +88,10 @@ export class CaptureService implements Service {
     this.unsubs.push(
       ctx.config.onChange((_cfg, paths) => {
         if (paths.some((p) => /^(capture\.|lenses\.[a-z]+\.orientation|recording\.(segmentSeconds|audio))/.test(p))) void this.reconcile('settings changed');
+      }),
+      // Sleep asked for: a 360° sweep's running shot or stitch stops at once (no new one starts).
+      this.sleep.onChange((asleep) => {
+        if (asleep) void this.lensProcs.stopAll();
       }),
       ctx.state.subscribe((s, changed) => {
         if (!changed.has('storage')) return;
@@ -86,6 +114,7 @@ export class CaptureService implements Service {
     await Promise.all([...this.relays.values()].map((r) => r.stop()));
     this.relays.clear();
     await this.procs.stopAll();
+    await this.lensProcs.stopAll();
     this.publish();
   }
 
@@ -114,6 +143,8 @@ export class CaptureService implements Service {
       if (!want) {
         await this.relays.get(lens)?.stop();
         this.relays.delete(lens);
+        // Sleep: the last picture of the scene does not linger in the run directory either.
+        if (sleeping) await fs.rm(snapshotPath(ctx.paths.runDir, lens), { force: true });
         continue;
       }
       let pipeline: LensPipeline | undefined;
@@ -315,7 +346,8 @@ export class CaptureService implements Service {
   }
 
   private livePipeline(lens: LensName): LensPipeline {
-    if (this.ctx.state.get().sleeping) throw new CamdError('unavailable', 'the camera is in sleep mode', 'lens');
+    // The gate, not only state.sleeping: refused from the moment sleep is asked for.
+    if (this.sleep.asleep()) throw new CamdError('unavailable', 'the camera is in sleep mode', 'lens');
     const r = this.running.get(lens);
     if (!r) throw new CamdError('unavailable', `the ${lens} lens is not capturing`, 'lens');
     return r.pipeline;
@@ -332,7 +364,7 @@ export class CaptureService implements Service {
     try {
       const t0 = ctx.clock.now();
       const { file, positions } = await sweep360(
-        { ptz, board: ctx.board, clock: ctx.clock, procs: this.procs, workDir, ptzSnapshot: pipeline.snapshotFile, sim: !!ctx.hardware.sim },
+        { ptz, board: ctx.board, clock: ctx.clock, procs: this.lensProcs, workDir, ptzSnapshot: pipeline.snapshotFile, sim: !!ctx.hardware.sim },
         shots,
       );
       const inUse = ctx.state.get().storage?.status === 'in-use';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { CamdError, errorMessage, type ErrorBody } from '../core/errors.js';
+import { redactDeep } from '../core/redact.js';
 import type { CommandRegistry, CommandResult } from '../control/commands.js';
 import { decodeObject, peekRequestId, type InboundMessage } from './inbound.js';
 import type { Topics } from './topics.js';
@@ -80,7 +81,8 @@ export class CommandRouter {
   private async send(name: string, topic: string, body: ReplyBody, correlationData: Buffer | undefined): Promise<void> {
     let text: string;
     try {
-      text = JSON.stringify(body);
+      // Replies leave the device: no URL secret in a result or an error message (src/core/redact.ts).
+      text = JSON.stringify(redactDeep(body));
     } catch (err) {
       text = JSON.stringify(failure(body, 'failed', `the result could not be encoded: ${errorMessage(err)}`));
     }

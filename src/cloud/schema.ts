@@ -31,14 +31,27 @@ export const CloudHealthSchema = z
   .strict();
 export type CloudHealth = z.infer<typeof CloudHealthSchema>;
 
+/*
+ * The `state` and `telemetry` views of the cloud slice: CloudHealth split by TELEMETRY_PATHS
+ * (src/cloud/telemetry-split.ts). The unit test of the split checks both against real slices.
+ */
+const OutboxShape = CloudHealthSchema.shape.outbox;
+const CloudStateSchema = CloudHealthSchema.omit({ attempt: true, nextRetryAt: true, lastPubackAt: true })
+  .extend({ outbox: OutboxShape.pick({ maxBytes: true, writeError: true }).strict() })
+  .strict();
+const CloudTelemetrySchema = CloudHealthSchema.pick({ attempt: true, nextRetryAt: true, lastPubackAt: true })
+  .extend({ outbox: OutboxShape.pick({ depth: true, bytes: true, dropped: true, inFlight: true, segments: true }).strict() })
+  .strict();
+
 const Fault = z.object({ kind: z.enum(['camera', 'network']), component: z.string(), message: z.string(), since: z.number() }).strict();
 const ServiceHealth = z
-  .object({ status: z.enum(['starting', 'running', 'failed', 'stopped', 'degraded']), error: z.string().optional(), since: z.number() })
+  .object({ status: z.enum(['starting', 'running', 'failed', 'stopped', 'degraded', 'disabled']), error: z.string().optional(), since: z.number() })
   .strict();
 
 /**
- * The retained `state` document. The core slices are described here; slices of other modules
- * (storage, capture, detection…) appear as further top-level keys with their owners' shapes.
+ * The retained `state` document: the store without its telemetry fields, published on change.
+ * The core slices are described here; slices of other modules (storage, capture, detection…)
+ * appear as further top-level keys with their owners' shapes, less their telemetry fields.
  */
 export const PublishedStateSchema = z
   .object({
@@ -47,14 +60,14 @@ export const PublishedStateSchema = z
     serial: z.string(),
     model: z.string(),
     board: z.string(),
-    uptimeMs: z.number(),
+    uptimeMs: z.number().describe('at publish time; not a reason to publish'),
     lifecycle: z.enum(['booting', 'running', 'stopping', 'stopped']),
     bootId: z.string(),
     bootCount: z.number().int(),
     startedAt: z.number(),
     faults: z.record(z.string(), Fault),
     services: z.record(z.string(), ServiceHealth),
-    children: z.record(z.string(), z.object({ name: z.string(), status: z.string(), restarts: z.number() }).loose()),
+    children: z.record(z.string(), z.object({ name: z.string(), status: z.string() }).loose().describe('pid and restarts: in telemetry')),
     network: z.object({ phase: z.enum(['unknown', 'connecting', 'online', 'exception', 'provisioning']), reason: z.string().optional() }).loose(),
     liveViewers: z.number().int(),
     sleeping: z.boolean(),
@@ -67,16 +80,53 @@ export const PublishedStateSchema = z
       })
       .loose()
       .optional(),
-    cloud: CloudHealthSchema.optional(),
+    cloud: CloudStateSchema.optional(),
   })
   .catchall(z.unknown());
 export type PublishedState = z.infer<typeof PublishedStateSchema>;
+
+const num = z.number();
+const HealthTelemetrySchema = z
+  .object({
+    at: num.describe('sample time (epoch ms)'),
+    cpu: z.object({ loadPercent: num, loadAverage1m: num }).strict(),
+    temperatureC: num.nullable().describe('null: the board has no sensor'),
+    memory: z.object({ availableBytes: num, usedPercent: num }).strict(),
+    disks: z.record(z.string(), z.object({ usedBytes: num, availableBytes: num, usePercent: num }).strict()),
+    uptimeSeconds: num.nullable(),
+  })
+  .partial()
+  .strict()
+  .describe('a failed reading is null in the state (with its error there), not here');
+
+/**
+ * The retained `telemetry` document, every `cloud.telemetrySeconds` and on connect: the store's
+ * fast-moving fields (src/cloud/telemetry-split.ts) at the same paths as in the store, so a deep
+ * merge over the `state` gives the whole store. Counters count since the boot `bootId`.
+ */
+export const TelemetrySchema = z
+  .object({
+    schema: z.literal(1),
+    ts: z.number().describe('publish time (epoch ms)'),
+    uptimeMs: z.number(),
+    bootId: z.string().describe('counters restart at every boot: a new bootId means a new baseline'),
+    children: z.record(z.string(), z.object({ pid: z.number().int().optional(), restarts: z.number().int() }).strict()).optional(),
+    cloud: CloudTelemetrySchema.optional(),
+    health: HealthTelemetrySchema.optional(),
+    network: z
+      .object({ wifi: z.object({ signal: num.nullable() }).strict(), check: z.object({ at: num, latencyMs: num }).partial().strict() })
+      .partial()
+      .strict()
+      .optional(),
+  })
+  .catchall(z.unknown().describe('telemetry fields of other slices (capture, detection, recording, storage, ptz, live)'));
+export type Telemetry = z.infer<typeof TelemetrySchema>;
 
 export const EventPayloadSchema = z
   .object({
     id: z.string().describe('UUID; the cloud de-duplicates on it'),
     ts: z.number().int(),
-    kind: z.enum(['detection', 'alarm', 'storage', 'button', 'error', 'system', 'ptz', 'live']),
+    kind: z.enum(['detection', 'alarm', 'storage', 'button', 'error', 'system', 'ptz', 'live', 'security', 'privacy']),
     type: z.string(),
     lens: z.string().optional(),
     data: z.record(z.string(), z.unknown()).optional(),
@@ -86,7 +136,7 @@ export const EventPayloadSchema = z
 
 export const ErrorBodySchema = z
   .object({
-    code: z.enum(['malformed', 'unknown_command', 'invalid_args', 'confirmation_required', 'unavailable', 'busy', 'not_found', 'too_large', 'failed']),
+    code: z.enum(['malformed', 'unknown_command', 'invalid_args', 'confirmation_required', 'forbidden', 'unavailable', 'busy', 'not_found', 'too_large', 'failed']),
     message: z.string(),
     path: z.string().optional(),
   })
@@ -116,6 +166,7 @@ export function contractJsonSchemas(): Record<string, unknown> {
   const opts = { unrepresentable: 'any' } as const;
   return {
     state: z.toJSONSchema(PublishedStateSchema, opts),
+    telemetry: z.toJSONSchema(TelemetrySchema, opts),
     event: z.toJSONSchema(EventPayloadSchema, opts),
     reply: z.toJSONSchema(ReplySchema, opts),
     reported: z.toJSONSchema(ReportedSchema, opts),

@@ -14,7 +14,9 @@ import { Reachability } from './reachability.js';
 import type { CloudHealth } from './schema.js';
 import { Session } from './session.js';
 import { SettingsSync } from './settings-sync.js';
+import { redactDeep } from '../core/redact.js';
 import { StatePublisher } from './state-publisher.js';
+import { TelemetryPublisher } from './telemetry-publisher.js';
 import { Throttle } from './throttle.js';
 import { topicsFor, type Topics } from './topics.js';
 
@@ -48,6 +50,7 @@ export class CloudService implements Service {
   private session!: Session;
   private pump: EventPump | undefined;
   private statePublisher!: StatePublisher;
+  private telemetry!: TelemetryPublisher;
   private settings!: SettingsSync;
   private router!: CommandRouter;
   private reach!: Reachability;
@@ -71,7 +74,8 @@ export class CloudService implements Service {
     ctx.factoryReset.register(this, 'cloud-outbox', () => this.outbox.erase());
     this.cleanups.push(
       ctx.bus.on(this, 'camera.event', (ev) => {
-        this.outbox.append(ev).catch((err: unknown) => this.log.error({ id: ev.id, type: ev.type, err: errorMessage(err) }, 'event not queued'));
+        // Events leave the device: one redaction for every secret a URL could carry (src/core/redact.ts).
+        this.outbox.append(redactDeep(ev)).catch((err: unknown) => this.log.error({ id: ev.id, type: ev.type, err: errorMessage(err) }, 'event not queued'));
         this.health.trigger();
       }),
       this.outbox.onDurable(() => {
@@ -105,9 +109,21 @@ export class CloudService implements Service {
       connected,
       publish: (payload) => this.session.publish(this.topics.state, payload, { qos: 1, retain: true }),
     });
+    // telemetry: counters and readings, split off the state (README "State and telemetry").
+    // QoS 0: a lost reading is replaced by the next; retained: a new subscriber sees the latest at once.
+    this.telemetry = new TelemetryPublisher({
+      clock: ctx.clock,
+      state: ctx.state,
+      config: ctx.config,
+      info: { serial: this.identity.serial, model: this.identity.model, board: ctx.board.name },
+      log: this.log,
+      connected,
+      publish: (payload) => this.session.publish(this.topics.telemetry, payload, { qos: 0, retain: true }),
+    });
     this.settings = new SettingsSync({
       clock: ctx.clock,
       config: ctx.config,
+      commands: ctx.commands,
       log: this.log,
       connected,
       publish: (payload) => this.session.publish(this.topics.configReported, payload, { qos: 1, retain: true }),
@@ -126,6 +142,7 @@ export class CloudService implements Service {
       describe: () => `cloud broker ${redactUrl(ctx.config.get().cloud.url)} unreachable${this.session.lastError ? `: ${this.session.lastError}` : ''}`,
     });
     this.statePublisher.start();
+    this.telemetry.start();
     this.settings.start();
     this.reach.offline();
     this.session.start();
@@ -135,6 +152,7 @@ export class CloudService implements Service {
   async stop(): Promise<void> {
     for (const c of this.cleanups.splice(0)) c();
     this.statePublisher?.stop();
+    this.telemetry?.stop();
     this.settings?.stop();
     this.pump?.stop();
     this.pump = undefined;
@@ -159,6 +177,7 @@ export class CloudService implements Service {
       this.log.error({ refused }, 'subscription refused by the broker');
     }
     await this.statePublisher.publishNow();
+    await this.telemetry.publishNow();
     await this.settings.publishNow();
     this.pump = new EventPump({
       outbox: this.outbox,

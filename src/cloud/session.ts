@@ -1,17 +1,19 @@
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import { backoffDelay, type Clock, type TimerHandle } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { ConnectPlan } from './connect-plan.js';
 import type { InboundMessage } from './inbound.js';
+import { reconnectDelay, type ReconnectCause } from './reconnect-delay.js';
 
 export type LinkPhase = 'connecting' | 'online' | 'offline' | 'refused' | 'stopped';
 
 /** A session that lasted this long was healthy: the next failure starts the backoff over. */
 export const STABLE_MS = 30_000;
-export const BACKOFF = { baseMs: 1000, maxMs: 60_000, jitter: true } as const;
 /** Events in flight at most, whatever the broker allows: memory stays flat however deep the outbox is. */
 export const EVENT_WINDOW_MAX = 256;
+/** MQTT 5 DISCONNECT reason 0x04: the broker publishes the will (our `offline`). */
+const DISCONNECT_WITH_WILL = 0x04;
 
 export interface SessionHooks {
   plan(): Promise<ConnectPlan>;
@@ -25,8 +27,8 @@ export interface SessionHooks {
 
 /**
  * One MQTT 5 session at a time, a fresh client per attempt (so nothing of a dead connection —
- * its in-flight queue, its timers — leaks into the next), reconnecting with capped exponential
- * backoff and jitter on the injected clock.
+ * its in-flight queue, its timers — leaks into the next), reconnecting on the injected clock as
+ * reconnect-delay.ts says (a lost session spread over 30 s, failed attempts backed off with jitter).
  */
 export class Session {
   phase: LinkPhase = 'connecting';
@@ -122,8 +124,25 @@ export class Session {
     client.end(true);
   }
 
-  /** Announces `offline` (a clean DISCONNECT does not fire the will) and closes. */
-  async stop(offlinePayload: { topic: string; payload: string }): Promise<void> {
+  /**
+   * Announces `offline` exactly once, then closes: by a DISCONNECT with reason 0x04 ("disconnect
+   * with will message", MQTT 5 §3.14.2.1), which asks the broker to publish the will — retained
+   * `offline`, QoS 1, the same message it sends when the link dies. Every way this can end gives
+   * one `offline`: the broker handles the DISCONNECT (the will), or the connection breaks first
+   * (the will), or the link was already dead (the will, at the keepalive timeout).
+   *
+   * Why not publish `offline` ourselves and end with a normal DISCONNECT (which discards the
+   * will)? That is what this did before, and it closed without any DISCONNECT, so the broker sent
+   * both. Done right it is still two whenever the broker reads our PUBLISH but not the DISCONNECT
+   * behind it — seen with a broker that stalled during our shutdown: its PUBACKs then hit our
+   * closed socket, the reset cost it the last bytes, and the will followed our own `offline`.
+   * The client speaks MQTT 5 only (connect-plan.ts), so reason 0x04 is always understood.
+   *
+   * Publishes still in flight get up to 1 s for their PUBACKs (fewer events re-sent at the next
+   * connect), then are dropped from the client: mqtt.js would hold the DISCONNECT back until
+   * they are acknowledged, and the outbox re-sends whatever was not.
+   */
+  async stop(offline: { topic: string; payload: string }): Promise<void> {
     this.stopped = true;
     this.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -131,15 +150,34 @@ export class Session {
     this.client = undefined;
     this.generation++;
     if (client && this.phase === 'online') {
-      let timer: TimerHandle | undefined;
-      await Promise.race([
-        client.publishAsync(offlinePayload.topic, offlinePayload.payload, { qos: 1, retain: true }).catch(() => undefined),
-        new Promise((r) => (timer = this.clock.setTimeout(() => r(undefined), 2000))),
-      ]);
+      if (Object.keys(client.outgoing).length > 0) {
+        await this.within(new Promise<boolean>((r) => client.once('outgoingEmpty', () => r(true))), false, 1000);
+      }
+      // Only if the session's will is that very announcement; otherwise say it ourselves.
+      const will = client.options.will;
+      const willIsOffline = !!will && will.topic === offline.topic && Buffer.from(will.payload).toString() === offline.payload;
+      if (!willIsOffline) {
+        await this.within(client.publishAsync(offline.topic, offline.payload, { qos: 1, retain: true }).then(() => true, () => false), false, 2000);
+      }
+      for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
+      const reasonCode = willIsOffline ? DISCONNECT_WITH_WILL : 0;
+      const closed = await this.within(client.endAsync(false, { reasonCode }).then(() => true, () => false), false, 2000);
+      // A broker that does not close its side (stalled): the DISCONNECT is written, drop the socket.
+      if (!closed) client.stream.destroy();
+    } else if (client) {
+      await client.endAsync(true).catch(() => undefined);
+    }
+    this.setPhase('stopped');
+  }
+
+  /** `p`, or `fallback` after `ms` on the injected clock (shutdown must not hang on a dead link). */
+  private async within<T>(p: Promise<T>, fallback: T, ms: number): Promise<T> {
+    let timer: TimerHandle | undefined;
+    try {
+      return await Promise.race([p, new Promise<T>((r) => (timer = this.clock.setTimeout(() => r(fallback), ms)))]);
+    } finally {
       this.clock.clearTimeout(timer);
     }
-    if (client) await client.endAsync(true).catch(() => undefined);
-    this.setPhase('stopped');
   }
 
   private async connect(): Promise<void> {
@@ -196,6 +234,11 @@ export class Session {
     client.on('error', (err) => {
       if (gen !== this.generation) return;
       this.lastError = describe(err);
+      // mqtt-packet's parser errors (a malformed packet: "Invalid header flag bits…") carry no
+      // code, and mqtt.js keeps the connection open after them; the parser then drops what it
+      // had buffered and reads the next chunk from an arbitrary byte, so the stream never gets
+      // back in step. Close it now and reconnect, instead of waiting for the keepalive.
+      if ((err as { code?: unknown }).code === undefined) this.drop(`protocol error: ${describe(err)}`);
     });
     client.on('close', () => {
       if (gen !== this.generation) return;
@@ -213,12 +256,13 @@ export class Session {
     this.lastError ??= wasConnected ? 'connection lost' : 'connection closed before CONNACK';
     this.log.warn({ err: this.lastError, wasConnected }, wasConnected ? 'cloud link lost' : 'cloud broker not reachable');
     this.hooks.disconnected(this.lastError);
-    this.scheduleRetry();
+    // reconnect-delay: a lost session (likely the broker dropped the whole fleet) is spread over 30 s.
+    this.scheduleRetry(wasConnected ? 'lost' : 'failed');
   }
 
-  private scheduleRetry(): void {
+  private scheduleRetry(cause: ReconnectCause = 'failed'): void {
     if (this.stopped) return;
-    const delay = backoffDelay(this.attempt, BACKOFF);
+    const delay = reconnectDelay(this.attempt, cause);
     this.attempt++;
     this.nextRetryAt = this.clock.now() + delay;
     this.setPhase('offline');

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { CamdError, errorMessage, type ErrorBody } from '../core/errors.js';
 import type { ConfigStore } from '../config/store.js';
+import { authorizeSettings } from '../config/access.js';
+import type { CommandRegistry } from '../control/commands.js';
 import { decodeObject, peekRequestId, type InboundMessage } from './inbound.js';
 
 export type LastDesired =
@@ -24,7 +26,15 @@ export class SettingsSync {
   private immediate: NodeJS.Immediate | undefined;
 
   constructor(
-    private readonly opts: { clock: Clock; config: ConfigStore; log: Logger; connected(): boolean; publish(payload: string): Promise<void> },
+    private readonly opts: {
+      clock: Clock;
+      config: ConfigStore;
+      /** Whose access policy applies (presence) and where refusals are reported: the command table's. */
+      commands: CommandRegistry;
+      log: Logger;
+      connected(): boolean;
+      publish(payload: string): Promise<void>;
+    },
   ) {}
 
   start(): void {
@@ -47,13 +57,18 @@ export class SettingsSync {
       if (msg.retain) {
         throw new CamdError('invalid_args', 'retained desired documents are not applied (a stale one would undo later local changes on every connect); publish with retain=false');
       }
-      const { changed } = await config.patch(decoded.doc, 'cloud');
+      // The cloud may change only cloud-class settings (src/config/access.ts), checked on the paths
+      // that really change, before anything is written.
+      const { changed } = await config.patch(decoded.doc, 'cloud', (paths) => authorizeSettings(paths, 'cloud', () => this.opts.commands.access.presence()));
       this.lastDesired = { at: clock.now(), ...(requestId !== undefined && { requestId }), result: 'accepted', changed };
       log.info({ changed, requestId }, 'desired config applied');
     } catch (err) {
       const error: ErrorBody = err instanceof CamdError ? err.toBody() : { code: 'failed', message: errorMessage(err) };
       requestId ??= peekRequestId(msg.payload, DESIRED_REQUEST_KEY);
       this.lastDesired = { at: clock.now(), ...(requestId !== undefined && { requestId }), result: 'rejected', error };
+      if (error.code === 'forbidden') {
+        this.opts.commands.report({ source: 'cloud', command: 'config/desired', rule: error.message, message: error.message, ...(error.path !== undefined && { path: error.path }) });
+      }
       log.warn({ error, requestId, bytes: msg.payload.length }, 'desired config rejected; nothing changed');
     }
     this.schedule();

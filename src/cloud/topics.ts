@@ -6,6 +6,8 @@ export interface Topics {
   base: string;
   availability: string;
   state: string;
+  /** Counters and readings split off the state, every `cloud.telemetrySeconds` (retained, QoS 0). */
+  telemetry: string;
   events: string;
   /** Subscription filter for every command, including ones registered later. */
   commandFilter: string;
@@ -34,6 +36,7 @@ export function topicsFor(prefix: string, serial: string): Topics {
     base,
     availability: `${base}/availability`,
     state: `${base}/state`,
+    telemetry: `${base}/telemetry`,
     events: `${base}/events`,
     commandFilter: `${base}/cmd/+`,
     configDesired: `${base}/config/desired`,

@@ -1,3 +1,8 @@
+// Recursive on purpose (mergePatch, changedPaths): values from outside reach these only after
+// assertJsonDepth (src/core/json-depth.ts, 32 levels) at the entrance — cloud payloads in
+// src/cloud/inbound.ts, control socket lines in src/control/server.ts — so the recursion is bounded.
+// (A hand-edited config.json reaches mergePatch unchecked at load: the owner's own file.)
+
 /**
  * JSON Merge Patch (RFC 7386): objects merge key by key, `null` removes a key (the schema then
  * fills its default back in), anything else replaces. Arrays replace whole.

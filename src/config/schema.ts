@@ -93,11 +93,13 @@ export const ConfigSchema = z
         keepaliveSeconds: z.number().int().min(10).max(1200).default(30),
         /** Bound of the on-disk event outbox (flash); when full, oldest low-priority events go first, counted (README.md "Cloud interface"). */
         outboxMaxBytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024).describe('event outbox size bound in bytes'),
+        /** How often the `telemetry` document (counters, readings) is published; the `state` goes out only on change (README.md "State and telemetry"). */
+        telemetrySeconds: z.number().int().min(10).max(86_400).default(300).describe('telemetry publish interval'),
       })
       .strict()
       .prefault({}),
     /**
-     * What a live push or talk URL may be (src/live/url.ts). Both widen where the camera connects,
+     * What a live push or talk URL may be (src/live/url-policy.ts). Both widen where the camera connects,
      * so only the local shell may change them (src/config/access.ts); the sim board's factory
      * defaults allow them, as they allow the plaintext broker, for its local test servers.
      */

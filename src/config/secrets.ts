@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import type { Logger } from 'pino';
-import { removeDurably, writeFileAtomic } from '../core/atomic-file.js';
+import { removeDurably, removeStaleTemps, writeFileAtomic } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
 import { parseOrThrow } from '../core/schema-util.js';
 import { SecretsSchema, type Secrets } from './schema.js';
@@ -34,6 +34,14 @@ export class SecretsStore {
 
   async load(): Promise<Secrets> {
     try {
+      const gone = await removeStaleTemps(this.file);
+      if (gone.length) this.log.warn({ file: this.file, removed: gone.length }, 'removed temp files left by an interrupted write');
+    } catch (err) {
+      this.log.warn({ file: this.file, err: errorMessage(err) }, 'cannot clear stale temp files');
+    }
+    try {
+      // Before the content is judged: a corrupt file holds credentials as much as a good one.
+      await this.tighten();
       const text = await fs.readFile(this.file, 'utf8');
       let raw: unknown;
       try {
@@ -44,9 +52,6 @@ export class SecretsStore {
       }
       this.current = parseOrThrow(SecretsSchema, raw);
       this.loadError = undefined;
-      const st = await fs.stat(this.file);
-      // Someone loosened the mode by hand: tighten it rather than leave credentials readable.
-      if ((st.mode & 0o077) !== 0) await fs.chmod(this.file, 0o600);
     } catch (err) {
       this.current = {};
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -55,6 +60,14 @@ export class SecretsStore {
       }
     }
     return this.current;
+  }
+
+  /** Someone loosened the mode by hand: tighten it rather than leave credentials readable. */
+  private async tighten(): Promise<void> {
+    const st = await fs.stat(this.file);
+    if ((st.mode & 0o077) === 0) return;
+    await fs.chmod(this.file, 0o600);
+    this.log.warn({ file: this.file, mode: (st.mode & 0o777).toString(8) }, 'secrets file was readable by others; mode set to 0600');
   }
 
   update(fn: (prev: Secrets) => Secrets): Promise<Secrets> {

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import type { Logger } from 'pino';
-import { writeFileAtomic, removeDurably } from '../core/atomic-file.js';
+import { writeFileAtomic, removeDurably, removeStaleTemps } from '../core/atomic-file.js';
 import { CamdError, errorMessage } from '../core/errors.js';
 import { describeIssue, parseOrThrow } from '../core/schema-util.js';
 import { ConfigSchema, defaultConfig, RESTART_REQUIRED, type Config } from './schema.js';
@@ -68,6 +68,15 @@ export class ConfigStore {
 
   /** Never throws for a bad file: it falls back to the last good copy, then to the defaults. */
   async load(): Promise<Config> {
+    // [hardening] Temps of a writer killed mid-write (kill -9, power cut): nothing writes before load.
+    for (const f of [this.file, this.lastGoodFile]) {
+      try {
+        const gone = await removeStaleTemps(f);
+        if (gone.length) this.log.warn({ file: f, removed: gone.length }, 'removed temp files left by an interrupted write');
+      } catch (err) {
+        this.log.warn({ file: f, err: errorMessage(err) }, 'cannot clear stale temp files');
+      }
+    }
     const primary = await this.readFile(this.file);
     if (primary.kind === 'ok') {
       this.current = primary.config;
@@ -92,13 +101,18 @@ export class ConfigStore {
     return this.current;
   }
 
-  /** Validate `patch` merged into the current config; persist; then notify. Throws CamdError on bad input. */
-  patch(patch: unknown, source: string): Promise<{ config: Config; changed: string[] }> {
+  /**
+   * Validate `patch` merged into the current config; persist; then notify. Throws CamdError on bad
+   * input. `guard` sees the paths the patch really changes before anything is written (who may
+   * change what: src/config/access.ts); a throw there leaves memory and disk as they were.
+   */
+  patch(patch: unknown, source: string, guard?: (changed: string[]) => void): Promise<{ config: Config; changed: string[] }> {
     return this.exclusive(async () => {
       if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
         throw new CamdError('invalid_args', 'a config change must be a JSON object', '');
       }
       const next = parseOrThrow(ConfigSchema, mergePatch(this.current, patch));
+      guard?.(changedPaths(this.current, next));
       return this.commit(next, source);
     });
   }

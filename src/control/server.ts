@@ -3,7 +3,9 @@ import { promises as fs } from 'node:fs';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CamdError, errorMessage, type ErrorBody } from '../core/errors.js';
+import { assertJsonDepth } from '../core/json-depth.js';
 import { LOG_LEVELS, type LogLine } from '../core/log.js';
+import { redactDeep } from '../core/redact.js';
 import type { CameraEvent } from '../state/bus.js';
 import type { Context, Service } from '../supervisor/service.js';
 
@@ -113,6 +115,14 @@ export class ControlServer implements Service {
       return this.reply(sock, typeof id === 'string' || typeof id === 'number' ? id : undefined, { ok: false, error });
     }
     const { id, cmd, args } = parsed.data;
+    // [hardening] Same nesting limit as the cloud (src/core/json-depth.ts): the handlers recurse.
+    try {
+      assertJsonDepth(args ?? {});
+    } catch (err) {
+      const error = (err as CamdError).toBody();
+      this.log.warn({ cmd, error }, 'control request nested too deeply');
+      return this.reply(sock, id, { ok: false, error });
+    }
     if (cmd === 'logs.follow' || cmd === 'events.follow') {
       try {
         cleanups.push(this.follow(sock, id, cmd, args ?? {}));
@@ -157,7 +167,8 @@ export class ControlServer implements Service {
       sock.destroy();
       return;
     }
-    sock.write(`${JSON.stringify(obj)}\n`);
+    // Replies, events and log lines alike: no URL secret reaches the terminal either.
+    sock.write(`${JSON.stringify(redactDeep(obj))}\n`);
   }
 }
 

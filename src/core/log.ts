@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import pino, { type Logger, type Level } from 'pino';
+import { redactDeep, redactText } from './redact.js';
 
 export type { Logger };
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -67,7 +68,19 @@ export function createLogging(opts: { level: LogLevel; destination?: NodeJS.Writ
     streams.push({ level: 'trace', stream: opts.destination ?? pino.destination({ dest: 1, sync: true }) });
   }
   const root = pino(
-    { level: opts.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.epochTime },
+    {
+      level: opts.level,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.epochTime,
+      // Every line, whoever writes it: URL secrets (credentials, stream keys, query values) redacted
+      // in the fields and in the message (src/core/redact.ts), so a forgotten call cannot leak one.
+      formatters: { log: (obj) => redactDeep(obj) },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((a: unknown) => (typeof a === 'string' ? redactText(a) : a)) as Parameters<typeof method>);
+        },
+      },
+    },
     pino.multistream(streams),
   );
   const children = new Map<string, Logger>();

@@ -10,7 +10,7 @@
 export const REDACTED = '***';
 
 /** Matches a URL with an authority inside free text (ffmpeg's stderr, error messages). */
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]{1,15}:\/\/[^\s"'<>`]+/gi;
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]{1,15}:\/\/[\w[%][^\s"'<>`]*/gi;
 
 /** A URL (string or parsed) with every secret-bearing part replaced by `***`. */
 export function redactUrl(input: string | URL): string {
@@ -39,13 +39,17 @@ export function redactText(text: string): string {
   return text.replace(URL_IN_TEXT, (m) => redactUrl(m));
 }
 
+const MAX_DEPTH = 32;
+
 /**
  * A JSON-like value with every string redacted (objects and arrays copied, others as they are).
- * Depth-bounded so a hostile structure cannot exhaust the stack on its way to a log line.
+ * Depth-bounded so a hostile structure cannot exhaust the stack on its way to a log line; what
+ * lies deeper is replaced, not passed through unredacted (no document of camd's nests that deep).
  */
 export function redactDeep<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return redactText(value) as T;
-  if (depth > 32 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return `[nested deeper than ${MAX_DEPTH} levels]` as T;
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return value;
   if (Array.isArray(value)) return value.map((v: unknown) => redactDeep(v, depth + 1)) as T;
   if (value instanceof Error) return value;

@@ -1,11 +1,12 @@
 import { createRequire } from 'node:module';
+import { setTimeout as realTimeout, clearTimeout as clearRealTimeout } from 'node:timers';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { CamdError, errorMessage } from '../core/errors.js';
 import { DEFAULT_MODEL_PATH, loadVerifiedModel, MODEL_SHA256 } from './model.js';
 import { SCORE_FLOOR } from './sensitivity.js';
 import type { CropPlan, FrameDetection, RgbFrame } from './types.js';
-import type { DetectMessage, WorkerInit, WorkerReply } from './worker.js';
+import type { DetectMessage, HostMessage, WorkerInit, WorkerReply } from './worker.js';
 
 /**
  * Main-thread side of the object detector. Verifies the model's SHA-256, starts the inference
@@ -45,6 +46,12 @@ export interface DetectorHostOptions {
   /** Requests pending over all lenses (one per lens at most in any case). */
   maxInFlight?: number;
   startTimeoutMs?: number;
+  /**
+   * How long close() waits for the worker to finish its run, release the session and exit
+   * before it falls back to terminate(). A run takes 5–70 ms (a few hundred on a loaded
+   * board): only a hung worker reaches this.
+   */
+  closeTimeoutMs?: number;
 }
 
 export interface DetectorStats {
@@ -78,6 +85,32 @@ interface FrameSlot {
 }
 
 /**
+ * Stops the worker the only safe way: it is asked to close, answers the requests it already
+ * has, releases its ONNX session and exits by itself (worker.ts). Never `terminate()` first:
+ * stopping the thread while it is inside the synchronous `session.run()` aborts the process
+ * (worker.ts explains why). `exited` must have been taken right after the worker was created.
+ *
+ * The fallback for a worker that does not exit in time is terminate(), and close() then
+ * rejects so the daemon logs it. The timer is node:timers' own, not the global one, so a test's
+ * fake timers cannot fire it early (the worker is a real thread on real time).
+ */
+async function stopWorker(worker: Worker, exited: Promise<number>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = realTimeout(() => resolve('late'), timeoutMs);
+    timer.unref();
+  });
+  try {
+    worker.postMessage({ type: 'close' } satisfies HostMessage);
+    if ((await Promise.race([exited, late])) !== 'late') return;
+  } finally {
+    clearRealTimeout(timer);
+  }
+  await worker.terminate();
+  throw new CamdError('failed', `inference worker did not stop within ${timeoutMs} ms: terminated`);
+}
+
+/**
  * Starts the worker script. Built, it is plain JS. From source (tsx, vitest) the worker is
  * TypeScript: a tiny bootstrap registers tsx's loader inside the worker thread first, because
  * loader flags given to the parent do not reliably reach worker threads on Node 20.
@@ -98,12 +131,16 @@ export class DetectorHost implements ObjectDetector {
   private readonly slots: FrameSlot[] = [];
   private nextId = 1;
   private current: DetectorState = 'ready';
+  private closing: Promise<void> | undefined;
   private readonly counters: DetectorStats = { requests: 0, completed: 0, failed: 0, droppedBusy: 0, crops: 0, inferMsTotal: 0 };
 
   private constructor(
     private readonly worker: Worker,
+    /** Settles when the thread has ended (taken before the worker could possibly exit). */
+    private readonly exited: Promise<number>,
     private readonly floor: number,
     private readonly maxInFlight: number,
+    private readonly closeTimeoutMs: number,
   ) {
     worker.on('message', (m: WorkerReply) => this.onReply(m));
     worker.on('error', (err) => this.fail(err));
@@ -118,17 +155,19 @@ export class DetectorHost implements ObjectDetector {
     const copy = new Uint8Array(model);
     const init: WorkerInit = { model: copy, threads: Math.max(1, opts.threads ?? 1) };
     const worker = startWorker(init, [copy.buffer]);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => done(new CamdError('unavailable', 'inference worker did not start in time')), opts.startTimeoutMs ?? 30_000);
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    const closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
+    const started = new Promise<void>((resolve, reject) => {
+      // Real time (node:timers), not the global timers a test may fake: advancing fake time
+      // past this while the thread loads the model once "timed out" a healthy worker.
+      const timer = realTimeout(() => done(new CamdError('unavailable', 'inference worker did not start in time')), opts.startTimeoutMs ?? 30_000);
       const done = (err?: Error): void => {
-        clearTimeout(timer);
+        clearRealTimeout(timer);
         worker.off('message', onMsg);
         worker.off('error', onErr);
         worker.off('exit', onExit);
-        if (err) {
-          void worker.terminate();
-          reject(err);
-        } else resolve();
+        if (err) reject(err);
+        else resolve();
       };
       const onMsg = (m: WorkerReply): void => {
         if (m.type === 'ready') done();
@@ -140,11 +179,25 @@ export class DetectorHost implements ObjectDetector {
       worker.on('error', onErr);
       worker.on('exit', onExit);
     });
-    return new DetectorHost(worker, opts.floor ?? SCORE_FLOOR, Math.max(1, opts.maxInFlight ?? 2));
+    try {
+      await started;
+    } catch (err) {
+      // A worker that timed out is probably still loading the model inside a native call: it
+      // is asked to close (it does so once the load returns) rather than terminated mid-call.
+      // Its failure is the one being reported: a later 'error' must not become an uncaught one.
+      worker.on('error', () => undefined);
+      await stopWorker(worker, exited, closeTimeoutMs).catch(() => undefined);
+      throw err;
+    }
+    return new DetectorHost(worker, exited, opts.floor ?? SCORE_FLOOR, Math.max(1, opts.maxInFlight ?? 2), closeTimeoutMs);
   }
 
   get state(): DetectorState {
     return this.current;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
   }
 
   /** Called once if the worker dies; the daemon can re-create the host (with a restart limit). */
@@ -199,11 +252,25 @@ export class DetectorHost implements ObjectDetector {
     return slot;
   }
 
-  async close(): Promise<void> {
-    if (this.current === 'closed') return;
+  /**
+   * Stops the worker after its in-flight requests: they are answered (and resolve as usual),
+   * then the session is released and the thread exits. Resolves once the thread has ended, so
+   * nothing of ONNX Runtime outlives the daemon's shutdown. New requests are refused meanwhile.
+   * Rejects only if the worker had to be terminated (it did not stop in `closeTimeoutMs`).
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.current = 'closed';
-    this.rejectAll(new CamdError('unavailable', 'object detector closed'));
-    await this.worker.terminate();
+    try {
+      await stopWorker(this.worker, this.exited, this.closeTimeoutMs);
+    } finally {
+      // Left only if the worker died or was terminated before answering them.
+      this.rejectAll(new CamdError('unavailable', 'object detector closed'));
+    }
   }
 
   private onReply(m: WorkerReply): void {

@@ -6,7 +6,10 @@ import type { ObjectDetector } from './detector-host.js';
 /** What the keeper needs of a detector host (DetectorHost implements it). */
 export interface KeptHost extends ObjectDetector {
   onFailure(listener: (err: Error) => void): () => void;
+  /** Resolves once the host's worker thread has ended (after its in-flight runs). */
   close(): Promise<void>;
+  /** Requests sent to the worker and not answered yet. */
+  readonly inFlight: number;
 }
 
 /** The model file itself is missing or altered: re-trying cannot help until it is replaced. */
@@ -45,6 +48,8 @@ export class HostKeeper {
   private stopped = false;
   private restartCount = 0;
   private cause: 'model' | 'worker' | undefined;
+  /** Hosts being closed (a dead one being cleaned up, or the current one at stop). */
+  private readonly closing = new Set<Promise<void>>();
 
   constructor(private readonly opts: HostKeeperOptions) {}
 
@@ -73,6 +78,11 @@ export class HostKeeper {
     this.openNow();
   }
 
+  /**
+   * Resolves only when no host's worker thread is left: the daemon exits (or a test's process
+   * ends) right after, and a worker thread still running an inference at process exit aborts
+   * the process (worker.ts).
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.opts.clock.clearTimeout(this.timer);
@@ -80,7 +90,24 @@ export class HostKeeper {
     await this.opening;
     const h = this.host;
     this.host = null;
-    await h?.close().catch(() => undefined);
+    if (h) {
+      // Said in the log because it is the case that once aborted the daemon: stopping while
+      // the model runs. Those runs are finished (and answered) before the session goes.
+      const inFlight = h.inFlight;
+      const t0 = this.opts.clock.now();
+      await this.closeHost(h);
+      this.opts.log.info({ inFlight, ms: this.opts.clock.now() - t0 }, 'object detector stopped');
+    }
+    await Promise.all([...this.closing]);
+  }
+
+  private closeHost(h: KeptHost): Promise<void> {
+    const done: Promise<void> = h
+      .close()
+      .catch((err: unknown) => this.opts.log.warn({ err: errorMessage(err) }, 'object detector did not stop cleanly'))
+      .finally(() => this.closing.delete(done));
+    this.closing.add(done);
+    return done;
   }
 
   private openNow(): void {
@@ -92,7 +119,7 @@ export class HostKeeper {
 
   private async opened(h: KeptHost): Promise<void> {
     if (this.stopped) {
-      await h.close().catch(() => undefined);
+      await this.closeHost(h);
       return;
     }
     this.host = h;
@@ -115,8 +142,10 @@ export class HostKeeper {
   private async died(h: KeptHost, err: Error): Promise<void> {
     if (h !== this.host || this.stopped) return;
     this.host = null;
-    await h.close().catch(() => undefined);
+    // The lanes let go of the dead host at once (status `restarting`, host null); its clean-up
+    // is tracked so that stop() waits for it too.
     this.retry(`inference worker failed: ${err.message}`);
+    await this.closeHost(h);
   }
 
   private retry(reason: string): void {

@@ -113,8 +113,12 @@ export class DetectionService implements Service {
     this.ctx.clock.clearInterval(this.publishTimer);
     // Open episodes end now, so their recordings and the cloud are told before storage stops.
     if (this.lanes.size) this.sleep('shutdown');
+    // No inference is wanted any more: the detector starts closing at once, next to the event
+    // publishing. It finishes the runs in flight, releases the session and ends its thread
+    // before this resolves, so no ONNX Runtime thread is left when the daemon exits.
+    const detector = this.keeper?.stop();
     await this.events?.idle();
-    await this.keeper?.stop();
+    await detector;
     this.publish();
   }
 

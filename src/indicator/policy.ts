@@ -2,21 +2,31 @@ import type { LedColor } from '../../drivers/devices/types.js';
 import type { CamState } from '../state/store.js';
 
 /**
- * The manual's six LED states, as a pure function of the state.
+ * The manual's six LED states, as a pure function of the state (plus the owner's switch and a
+ * running LED test).
  *
  * Priority when several hold (highest first) — the manual gives none, so this is ours:
  *  1. starting          solid red    the daemon is booting; nothing else is known yet
  *  2. live-view         solid blue   someone is watching: the only sign people in front of the
  *                                    camera get that they are watched right now (privacy note),
- *                                    so no fault may hide it; the viewer sees faults in the app
+ *                                    so nothing may hide it: no fault, no LED test, and not the
+ *                                    owner's `indicator.enabled = false`; the viewer sees faults
+ *                                    in the app
+ *  -  test              as asked     `led.test` (bounded, see service.ts); shows even with the
+ *                                    indicator switched off, never over the two above
+ *  -  (off)                          `indicator.enabled = false` darkens everything below
  *  3. camera-exception  fast red     hardware, card or pipeline fault: needs the owner
  *  4. provisioning      fast blue    no network and no saved Wi-Fi: waiting for setup
  *  5. network-exception slow red     cable in but no network, Wi-Fi lost, cloud unreachable
  *  6. working           slow blue    all good
  * Provisioning outranks network-exception because it is the more specific cause: with no
  * network configured at all, "network exception" would send the owner to check a cable.
+ *
+ * Live view holds whenever a viewer is counted (`liveViewers > 0`), in sleep mode too: the LED
+ * may over-report a viewer for the instant a push takes to end, never under-report one.
  */
-export type LedStateName = 'starting' | 'live-view' | 'camera-exception' | 'provisioning' | 'network-exception' | 'working' | 'off';
+export type LedCondition = 'starting' | 'live-view' | 'camera-exception' | 'provisioning' | 'network-exception' | 'working';
+export type LedStateName = LedCondition | 'test' | 'off';
 export type LedMode = 'solid' | 'slow' | 'fast' | 'off';
 
 export interface LedPattern {
@@ -26,7 +36,13 @@ export interface LedPattern {
   reason: string;
 }
 
-export const LED_PRIORITY: readonly Exclude<LedStateName, 'off'>[] = [
+/** What `led.test` asked for while it runs. */
+export interface LedTest {
+  color: LedColor;
+  mode: Exclude<LedMode, 'off'>;
+}
+
+export const LED_PRIORITY: readonly LedCondition[] = [
   'starting',
   'live-view',
   'camera-exception',
@@ -35,7 +51,10 @@ export const LED_PRIORITY: readonly Exclude<LedStateName, 'off'>[] = [
   'working',
 ];
 
-const LOOK: Record<Exclude<LedStateName, 'off'>, { color: LedColor; mode: LedMode }> = {
+/** Conditions neither the owner's switch nor an LED test can hide. */
+const ALWAYS_SHOWN: ReadonlySet<LedCondition> = new Set(['starting', 'live-view']);
+
+const LOOK: Record<LedCondition, { color: LedColor; mode: LedMode }> = {
   starting: { color: 'red', mode: 'solid' },
   'live-view': { color: 'blue', mode: 'solid' },
   'camera-exception': { color: 'red', mode: 'fast' },
@@ -45,10 +64,10 @@ const LOOK: Record<Exclude<LedStateName, 'off'>, { color: LedColor; mode: LedMod
 };
 
 /** Each condition that holds, with why; `ledPattern` picks the first by LED_PRIORITY. */
-export function activeConditions(state: Readonly<CamState>): Partial<Record<Exclude<LedStateName, 'off'>, string>> {
-  const out: Partial<Record<Exclude<LedStateName, 'off'>, string>> = {};
+export function activeConditions(state: Readonly<CamState>): Partial<Record<LedCondition, string>> {
+  const out: Partial<Record<LedCondition, string>> = {};
   if (state.lifecycle === 'booting') out.starting = 'booting';
-  if (state.liveViewers > 0 && !state.sleeping) out['live-view'] = `${state.liveViewers} live viewer(s)`;
+  if (state.liveViewers > 0) out['live-view'] = `${state.liveViewers} live viewer(s)`;
   const cameraFaults = Object.entries(state.faults).filter(([, f]) => f.kind === 'camera');
   if (cameraFaults.length) out['camera-exception'] = cameraFaults.map(([id, f]) => `${id}: ${f.message}`).join('; ');
   if (state.network.phase === 'provisioning') out.provisioning = state.network.reason ?? 'no network and no saved Wi-Fi';
@@ -62,15 +81,22 @@ export function activeConditions(state: Readonly<CamState>): Partial<Record<Excl
   return out;
 }
 
-export function ledPattern(state: Readonly<CamState>, enabled = true): LedPattern {
+/**
+ * What the LED shows. `enabled` is the owner's `indicator.enabled`; `test` the running LED test.
+ * Pure: the same inputs always give the same pattern, so the priority table is tested exhaustively.
+ */
+export function ledPattern(state: Readonly<CamState>, enabled = true, test?: LedTest): LedPattern {
   if (state.lifecycle === 'stopping' || state.lifecycle === 'stopped') return { state: 'off', color: 'off', mode: 'off', reason: 'daemon stopping' };
   const conds = activeConditions(state);
+  for (const name of ALWAYS_SHOWN) {
+    const reason = conds[name];
+    if (reason !== undefined) return { state: name, ...LOOK[name], reason };
+  }
+  if (test) return { state: 'test', color: test.color, mode: test.color === 'off' ? 'off' : test.mode, reason: 'LED test' };
+  if (!enabled) return { state: 'off', color: 'off', mode: 'off', reason: 'indicator disabled in settings' };
   for (const name of LED_PRIORITY) {
     const reason = conds[name];
-    if (reason === undefined) continue;
-    // The owner may turn the LED off; booting still shows so a dead camera is told from a dark one.
-    if (!enabled && name !== 'starting') return { state: 'off', color: 'off', mode: 'off', reason: 'indicator disabled in settings' };
-    return { state: name, ...LOOK[name], reason };
+    if (reason !== undefined) return { state: name, ...LOOK[name], reason };
   }
   return { state: 'off', color: 'off', mode: 'off', reason: 'no state holds' };
 }

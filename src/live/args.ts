@@ -1,6 +1,8 @@
 import { audioInputArgs, type AudioSource } from '../capture/args.js';
 import type { LensName } from '../capture/types.js';
-import { pushFormat, talkProtocolWhitelist } from './url.js';
+import { tlsArgs } from './tls.js';
+import { pushFormat } from './url.js';
+import type { MediaTarget } from './url-policy.js';
 
 export interface Profile {
   width: number;
@@ -12,7 +14,10 @@ export interface Profile {
 export interface PushArgsInput {
   /** Relay socket per lens, in order. */
   inputs: { lens: LensName; relay: string }[];
-  url: URL;
+  /** Where the push goes, as the media URL policy let it through (url-policy.ts). */
+  target: Pick<MediaTarget, 'url' | 'protocols' | 'verifyTls'>;
+  /** The CA file a TLS push verifies the server against (tls.ts); none: GnuTLS's system trust. */
+  caFile?: string;
   profile: Profile;
   /** Mono at the source's own profile: the stream goes out as recorded, no encode. */
   copy: boolean;
@@ -51,19 +56,50 @@ export function pushArgs(i: PushArgsInput): string[] {
     ...(i.audio ? audioInputArgs(i.audio) : []),
     ...video,
     ...(i.audio ? ['-map', `${audioIdx}:a`, '-c:a', 'aac', '-b:a', '48k', '-ac', '1', '-ar', '44100'] : []),
-    ...pushFormat(i.url),
-    i.url.href,
+    ...outputNet(i.target, i.caFile),
+    ...pushFormat(i.target.url),
+    i.target.url.href,
   ];
+}
+
+/**
+ * Output options that bound what the push may open. `-protocol_whitelist` given as an output
+ * option reaches the output's URL context (avio_open2) or, for RTSP, the muxer's connections:
+ * measured with ffmpeg 5.1, `-protocol_whitelist tcp` refuses an rtmp:// output ("Protocol 'rtmp'
+ * not on whitelist") and `rtmps,tcp` refuses its tls://. So an rtmp push can open rtmp and tcp
+ * and nothing else, whatever the URL says.
+ */
+function outputNet(t: PushArgsInput['target'], caFile: string | undefined): string[] {
+  return ['-protocol_whitelist', t.protocols.join(','), ...(t.verifyTls ? tlsArgs(caFile) : [])];
 }
 
 export type Speaker = { kind: 'alsa'; device: string } | { kind: 'wav'; file: string };
 
-/** Talk: audio from a URL to the speaker, paced at real time, at the owner's volume. */
-export function talkArgs(url: URL, speaker: Speaker, volumePct: number): string[] {
+/**
+ * The demuxers talk may use: audio files and the containers of live streams. Not hls, dash,
+ * concat and the like: they open further URLs named inside the stream (a playlist's segments)
+ * that the media URL policy never saw — a public playlist could point them at 127.0.0.1.
+ */
+export const TALK_FORMATS = ['wav', 'mp3', 'aac', 'ogg', 'flac', 'mov', 'matroska', 'mpegts', 'flv', 'rtsp'] as const;
+
+/**
+ * Talk: audio from a URL to the speaker, paced at real time, at the owner's volume. Progress on
+ * stdout (`-progress pipe:1`) tells the daemon when audio plays.
+ */
+export function talkArgs(target: Pick<MediaTarget, 'url' | 'protocols' | 'verifyTls'>, speaker: Speaker, volumePct: number, caFile?: string): string[] {
+  const { url } = target;
   const src = url.protocol === 'file:' ? decodeURIComponent(url.pathname) : url.href;
+  const http = url.protocol === 'http:' || url.protocol === 'https:';
+  const rtsp = url.protocol === 'rtsp:' || url.protocol === 'rtsps:';
   return [
-    '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats',
-    '-protocol_whitelist', talkProtocolWhitelist(url), '-re', '-i', src,
+    '-hide_banner', '-nostdin', '-loglevel', 'warning', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5',
+    '-protocol_whitelist', target.protocols.join(','), '-format_whitelist', TALK_FORMATS.join(','),
+    // A redirect would lead to a host the policy never checked.
+    ...(http ? ['-max_redirects', '0'] : []),
+    // RTP over UDP would bind local ports that take packets from anyone.
+    ...(rtsp ? ['-rtsp_transport', 'tcp'] : []),
+    ...(target.verifyTls ? tlsArgs(caFile) : []),
+    '-re', '-i', src,
     '-vn', '-ac', '1', '-ar', '16000', '-af', `volume=${(volumePct / 100).toFixed(2)}`,
     ...(speaker.kind === 'alsa' ? ['-f', 'alsa', speaker.device] : ['-f', 'wav', '-y', speaker.file]),
   ];

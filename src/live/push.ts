@@ -1,7 +1,8 @@
 import { createInterface } from 'node:readline';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { CamdError } from '../core/errors.js';
-import type { OnceProcess, OnceResult, ProcessSet } from '../capture/proc.js';
+import type { OnceProcess, ProcessSet } from '../capture/proc.js';
+import { ffmpegFailure } from './ffmpeg-error.js';
 
 /** How long a push may take to get its first frame out (a keyframe may be seconds away, the URL must connect). */
 export const START_TIMEOUT_MS = 15_000;
@@ -12,9 +13,10 @@ export type EndReason = 'stopped' | 'sleep' | 'ended' | 'stalled' | 'restart';
 
 /**
  * One ffmpeg pushing to a URL. `started` resolves once frames are leaving (the progress report
- * counts frames), or rejects with ffmpeg's reason when the URL cannot be reached. After that,
- * the push ends when the remote side closes (viewer left / URL died: ffmpeg exits), when frames
- * stop moving, or on stop(); `ended` resolves with the reason.
+ * counts frames), or rejects with ffmpeg's reason when the URL cannot be reached (a TLS server
+ * that was not accepted named as such). After that, the push ends when the remote side closes
+ * (viewer left / URL died: ffmpeg exits), when frames stop moving, or on stop(); `ended` resolves
+ * with the reason. Every detail is redacted: ffmpeg quotes the URL, stream key included.
  */
 export class LivePush {
   frames = 0;
@@ -57,7 +59,7 @@ export class LivePush {
     this.ended = this.proc.done.then((res) => {
       clock.clearTimeout(startTimer);
       clock.clearTimeout(this.stallTimer);
-      const detail = describe(res);
+      const detail = ffmpegFailure(res);
       rejectStarted(new CamdError('unavailable', `live push failed: ${detail}`, 'url'));
       return { reason: this.stopReason ?? 'ended', detail };
     });
@@ -76,10 +78,4 @@ export class LivePush {
     this.clock.clearTimeout(this.stallTimer);
     this.stallTimer = this.clock.setTimeout(() => void this.stop('stalled'), PUSH_STALL_MS);
   }
-}
-
-function describe(res: OnceResult): string {
-  const last = res.stderr.filter((l) => l.trim()).slice(-2).join(' / ');
-  if (last) return last;
-  return res.signal ? `killed by ${res.signal}` : `exited with code ${res.code}`;
 }

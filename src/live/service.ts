@@ -3,17 +3,20 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { LENSES } from '../../board/schema.js';
 import { CamdError, errorMessage } from '../core/errors.js';
+import { redactText } from '../core/redact.js';
 import { microphone } from '../capture/mic.js';
 import { ProcessSet } from '../capture/proc.js';
 import { relayPath } from '../capture/relay.js';
 import type { LensName } from '../capture/types.js';
 import type { CommandMeta } from '../control/commands.js';
 import type { Context, Service } from '../supervisor/service.js';
+import { sleepGate } from '../privacy/sleep-gate.js';
 import { pushArgs, type Profile, type Speaker } from './args.js';
 import { LivePush, type EndReason } from './push.js';
 import { Talk } from './talk.js';
+import { MediaCa } from './tls.js';
 import type { LiveSessionState } from './types.js';
-import { parseMediaUrl, PUSH_PROTOCOLS, redactUrl, TALK_PROTOCOLS } from './url.js';
+import { checkMediaUrl, type MediaTarget, type MediaUse } from './url-policy.js';
 import '../capture/types.js';
 import './types.js';
 
@@ -22,7 +25,7 @@ const MAX_SESSIONS = 2;
 
 interface Session {
   info: LiveSessionState;
-  url: URL;
+  target: MediaTarget;
   audio: boolean;
   push: LivePush;
 }
@@ -41,10 +44,12 @@ export class LiveService implements Service {
   private readonly procs: ProcessSet;
   private readonly unsubs: (() => void)[] = [];
   private readonly log: Logger;
+  private readonly ca: MediaCa;
 
   constructor(private readonly ctx: Context) {
     this.log = ctx.log('live');
     this.procs = new ProcessSet({ log: this.log, clock: ctx.clock });
+    this.ca = new MediaCa(ctx.paths.runDir);
   }
 
   async start(): Promise<void> {
@@ -74,7 +79,7 @@ export class LiveService implements Service {
     ctx.commands.register(this, {
       name: 'live.start',
       access: 'cloud',
-      summary: 'push one lens (mono) or both (sync) to an rtsp://, rtmp:// or srt:// URL; answers once video is leaving',
+      summary: 'push one lens (mono) or both (sync) to an rtmps://, srt:// (rtmp://, rtsp:// where allowed) URL; answers once video is leaving',
       args: z
         .object({
           lenses: z.array(Lens).min(1).max(2).refine((l) => new Set(l).size === l.length, 'a lens may be listed once'),
@@ -82,7 +87,7 @@ export class LiveService implements Service {
           audio: z.boolean().default(true).describe('send the microphone with the video'),
         })
         .strict(),
-      handler: ({ lenses, url, audio }) => this.startSession(lenses, parseMediaUrl(url, PUSH_PROTOCOLS), audio),
+      handler: async ({ lenses, url, audio }, meta) => this.startSession(lenses, await this.checkUrl(url, 'push', meta), audio),
     });
     ctx.commands.register(this, {
       name: 'live.stop',
@@ -112,7 +117,7 @@ export class LiveService implements Service {
     ctx.commands.register(this, {
       name: 'talk.start',
       access: 'cloud',
-      summary: 'play the app\'s audio (a URL) on the speaker until it ends or talk.stop; the siren wins while it sounds',
+      summary: 'play the app\'s audio (a URL) on the speaker until it ends or talk.stop; answers once it plays; the siren wins while it sounds',
       args: z.object({ url: z.string().min(1).max(2048) }).strict(),
       handler: (args, meta) => this.startTalk(args.url, meta),
     });
@@ -136,9 +141,27 @@ export class LiveService implements Service {
     return { name, profile: def.profiles[name]! };
   }
 
-  private async startSession(lenses: LensName[], url: URL, audio: boolean): Promise<unknown> {
+  /**
+   * The media URL policy (url-policy.ts) with the owner's local settings: refusals are
+   * `forbidden` naming the rule (the command registry logs them and raises the security event).
+   */
+  private checkUrl(raw: string, use: MediaUse, meta: CommandMeta): Promise<MediaTarget> {
+    const { allowPlaintext, allowLocalTargets } = this.ctx.config.get().live;
+    // A local file only for local callers on the sim board (tests, a developer's camctl).
+    const allowFile = use === 'talk' && meta.source === 'local' && !!this.ctx.hardware.sim;
+    return checkMediaUrl(raw, use, { allowPlaintext, allowLocalTargets, allowFile });
+  }
+
+  /** The CA file for a TLS child: the system CAs, plus the owner's `media.caFile` from the secrets. */
+  private caFile(): Promise<string | undefined> {
+    return this.ca.file(this.ctx.secrets.get().media?.caFile);
+  }
+
+  private async startSession(lenses: LensName[], target: MediaTarget, audio: boolean): Promise<unknown> {
     const { ctx } = this;
-    if (ctx.state.get().sleeping) throw new CamdError('unavailable', 'the camera is in sleep mode', 'lenses');
+    // The gate, not only the state flag: sleep counts from the moment it is asked for.
+    const asleep = sleepGate(ctx);
+    if (asleep.asleep()) throw new CamdError('unavailable', 'the camera is in sleep mode', 'lenses');
     for (const lens of lenses) {
       const st = ctx.state.get().capture?.[lens];
       if (!st || st.status === 'stopped' || st.status === 'sleeping') throw new CamdError('unavailable', `the ${lens} lens is not capturing`, 'lenses');
@@ -147,16 +170,21 @@ export class LiveService implements Service {
     const id = randomUUID();
     const { name, profile } = this.profileOf(lenses[0]!);
     const copy = lenses.length === 1 && name === ctx.board.video[lenses[0]!].defaultProfile;
-    const push = await this.spawnPush(id, lenses, url, audio, profile, copy);
+    const push = await this.spawnPush(id, lenses, target, audio, profile, copy);
     try {
       await push.started;
     } catch (err) {
       await push.stop('stopped');
-      this.log.warn({ url: redactUrl(url), err: errorMessage(err) }, 'live push did not start');
+      this.log.warn({ url: target.redacted, err: redactText(errorMessage(err)) }, 'live push did not start');
       throw err;
     }
-    const info: LiveSessionState = { id, lenses, url: redactUrl(url), startedAt: ctx.clock.now(), profile: name, copy, audio, frames: push.frames };
-    const session: Session = { info, url, audio, push };
+    if (asleep.asleep()) {
+      // Sleep was asked for while the push was starting (its clean-up ran before this session existed).
+      await push.stop('sleep');
+      throw new CamdError('unavailable', 'the camera went to sleep mode', 'lenses');
+    }
+    const info: LiveSessionState = { id, lenses, url: target.redacted, startedAt: ctx.clock.now(), profile: name, copy, audio, frames: push.frames };
+    const session: Session = { info, target, audio, push };
     this.sessions.set(id, session);
     this.watch(session);
     this.publish();
@@ -165,9 +193,10 @@ export class LiveService implements Service {
     return info;
   }
 
-  private async spawnPush(id: string, lenses: LensName[], url: URL, audio: boolean, profile: Profile, copy: boolean): Promise<LivePush> {
+  private async spawnPush(id: string, lenses: LensName[], target: MediaTarget, audio: boolean, profile: Profile, copy: boolean): Promise<LivePush> {
+    const caFile = target.verifyTls ? await this.caFile() : undefined;
     const mic = audio ? await microphone(this.ctx.board, this.procs) : undefined;
-    const args = pushArgs({ inputs: lenses.map((lens) => ({ lens, relay: relayPath(this.ctx.paths.runDir, lens) })), url, profile, copy, audio: mic });
+    const args = pushArgs({ inputs: lenses.map((lens) => ({ lens, relay: relayPath(this.ctx.paths.runDir, lens) })), target, caFile, profile, copy, audio: mic });
     return new LivePush(this.procs, args, this.ctx.clock, `live.${id.slice(0, 8)}`);
   }
 
@@ -178,8 +207,9 @@ export class LiveService implements Service {
       if (s.push !== push || reason === 'restart') return;
       this.sessions.delete(s.info.id);
       this.publish();
-      this.event('live.ended', { id: s.info.id, reason, detail });
-      this.log.info({ id: s.info.id, reason, detail, frames: push.frames }, 'live push ended');
+      // `detail` is ffmpeg's last words, redacted by ffmpegFailure; redacted again for good measure.
+      this.event('live.ended', { id: s.info.id, reason, detail: redactText(detail) });
+      this.log.info({ id: s.info.id, reason, detail: redactText(detail), frames: push.frames }, 'live push ended');
     });
   }
 
@@ -192,12 +222,18 @@ export class LiveService implements Service {
       const old = s.push;
       await old.stop('restart');
       try {
-        s.push = await this.spawnPush(s.info.id, s.info.lenses, s.url, s.audio, profile, copy);
+        s.push = await this.spawnPush(s.info.id, s.info.lenses, s.target, s.audio, profile, copy);
         s.info = { ...s.info, profile: name, copy };
         this.watch(s);
         await s.push.started;
       } catch (err) {
-        this.log.warn({ id: s.info.id, err: errorMessage(err) }, 'live push did not restart with the new quality');
+        const why = redactText(errorMessage(err));
+        this.log.warn({ id: s.info.id, err: why }, 'live push did not restart with the new quality');
+        if (s.push === old) {
+          // No new child (the CA file or the microphone failed): the session is over, say so.
+          this.sessions.delete(s.info.id);
+          this.event('live.ended', { id: s.info.id, reason: 'ended', detail: why });
+        }
       }
       this.publish();
     }
@@ -210,28 +246,38 @@ export class LiveService implements Service {
 
   private async startTalk(rawUrl: string, meta: CommandMeta): Promise<unknown> {
     const { ctx } = this;
-    // A local file only for local callers on the sim board (tests, a developer's camctl).
-    const url = parseMediaUrl(rawUrl, TALK_PROTOCOLS, { allowFile: meta.source === 'local' && !!ctx.hardware.sim });
-    if (ctx.state.get().sleeping) throw new CamdError('unavailable', 'the camera is in sleep mode', 'url');
+    const target = await this.checkUrl(rawUrl, 'talk', meta);
+    if (sleepGate(ctx).asleep()) throw new CamdError('unavailable', 'the camera is in sleep mode', 'url');
     const sp = ctx.board.audio.speaker;
     const speaker: Speaker = sp.alsa ? { kind: 'alsa', device: sp.alsa } : { kind: 'wav', file: sp.wavFile! };
     await this.endTalk('replaced');
-    const talk = new Talk(url, {
+    const talk = new Talk(target, {
       procs: this.procs,
       speaker,
       volume: () => ctx.config.get().audio.volume,
-      now: () => ctx.clock.now(),
+      clock: ctx.clock,
       log: this.log,
+      caFile: () => this.caFile(),
       onEnded: (detail) => {
         if (this.talk !== talk) return;
         this.talk = undefined;
         this.publish();
-        this.event('talk.ended', { reason: 'ended', detail });
+        this.event('talk.ended', { reason: 'ended', detail: redactText(detail) });
       },
     });
     this.talk = talk;
     if (ctx.state.get().alarm?.siren) talk.suspended = true;
-    else await talk.play();
+    else {
+      try {
+        await talk.play();
+      } catch (err) {
+        // Never played: nothing changes (no talk in the state, no talk events).
+        if (this.talk === talk) this.talk = undefined;
+        await talk.stop();
+        this.log.warn({ url: target.redacted, err: redactText(errorMessage(err)) }, 'talk did not start');
+        throw err;
+      }
+    }
     this.publish();
     this.event('talk.started', { url: talk.redacted, suspended: talk.suspended });
     return { url: talk.redacted, suspended: talk.suspended, pid: talk.pid ?? null };
@@ -254,9 +300,20 @@ export class LiveService implements Service {
       this.log.info('siren sounds: talk playback suspended');
       this.event('talk.suspended', { reason: 'siren' });
     } else if (!on && t.suspended && this.talk === t) {
-      await t.play();
-      this.log.info('siren stopped: talk playback resumed');
-      this.event('talk.resumed', {});
+      try {
+        await t.play();
+        this.log.info('siren stopped: talk playback resumed');
+        this.event('talk.resumed', {});
+      } catch (err) {
+        // The stream went away (or its server is no longer accepted) while the siren sounded.
+        const detail = redactText(errorMessage(err));
+        this.log.warn({ err: detail }, 'talk did not resume after the siren');
+        if (this.talk === t) {
+          this.talk = undefined;
+          await t.stop();
+          this.event('talk.ended', { reason: 'ended', detail });
+        }
+      }
     }
     this.publish();
   }

@@ -3,7 +3,7 @@ import type { LensName } from '../capture/types.js';
 export interface LiveSessionState {
   id: string;
   lenses: LensName[];
-  /** Scheme, host and port only: stream keys are secrets. */
+  /** Redacted (src/core/redact.ts): credentials, stream keys and query values are secrets. */
   url: string;
   startedAt: number;
   profile: string;

@@ -2,6 +2,7 @@ import jsQRModule from 'jsqr';
 import type { Options as JsQrOptions, QRCode } from 'jsqr';
 import type { Logger } from 'pino';
 import type { Board } from '../../board/schema.js';
+import type { SleepGate } from '../privacy/sleep-gate.js';
 import type { ChildRunner, ChildSpec } from '../supervisor/runner.js';
 
 /**
@@ -13,6 +14,11 @@ import type { ChildRunner, ChildSpec } from '../supervisor/runner.js';
  * backoff, stall watchdog) reads the wide lens's source and writes `fps` downscaled RGBA frames
  * per second to a pipe; each complete frame is decoded with jsQR (pure JS). When frames pile up
  * faster than they are decoded, only the newest is kept: the rest are dropped and counted.
+ *
+ * **Sleep mode wins over provisioning**: the scanner reads the lens, so while the camera sleeps
+ * (`sleep`: the owner's setting or the published flag) no scanner child runs, whatever the
+ * network wants; `start()` only records that scanning is wanted, and the child starts when the
+ * camera wakes (and stops the moment sleep is asked for).
  *
  * On a real board the capture pipeline may hold the V4L2 device; a board whose wide source is
  * v4l2 should give the capture service a frame tap instead — the source argv is built here in
@@ -31,10 +37,14 @@ export interface QrScannerOptions {
   spawnChild(spec: ChildSpec): ChildRunner;
   log: Logger;
   onCode(text: string): void;
+  /** Sleep mode: no lens reading while asleep (src/privacy/sleep-gate.ts). */
+  sleep: SleepGate;
 }
 
 export class QrScanner {
   private runner: ChildRunner | undefined;
+  private wanted = false;
+  private unSleep: (() => void) | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   readonly width: number;
@@ -47,12 +57,45 @@ export class QrScanner {
     this.height = Math.max(2, Math.round((opts.lens.height * this.width) / opts.lens.width / 2) * 2);
   }
 
+  /** Scanning is wanted (provisioning); the child itself runs only while the camera is awake. */
   get running(): boolean {
+    return this.wanted;
+  }
+
+  /** The ffmpeg child exists (false while wanted but asleep). */
+  get capturing(): boolean {
     return this.runner !== undefined;
   }
 
   start(): void {
-    if (this.runner) return;
+    if (this.wanted) return;
+    this.wanted = true;
+    this.unSleep = this.opts.sleep.onChange(() => void this.apply());
+    void this.apply();
+  }
+
+  async stop(): Promise<void> {
+    this.wanted = false;
+    this.unSleep?.();
+    this.unSleep = undefined;
+    await this.apply();
+  }
+
+  /** Runs the child exactly when scanning is wanted and the camera is awake. */
+  private async apply(): Promise<void> {
+    const run = this.wanted && !this.opts.sleep.asleep();
+    if (run && !this.runner) this.spawn();
+    else if (!run && this.runner) {
+      const r = this.runner;
+      this.runner = undefined;
+      await r.stop();
+      this.opts.log.info({ frames: this.frames, dropped: this.dropped, asleep: this.opts.sleep.asleep() }, 'QR provisioning scanner stopped');
+    } else if (run === false && this.wanted) {
+      this.opts.log.info('QR provisioning scanner waits: the camera is in sleep mode');
+    }
+  }
+
+  private spawn(): void {
     const frameBytes = this.width * this.height * 4;
     this.pending = [];
     this.pendingBytes = 0;
@@ -76,14 +119,6 @@ export class QrScanner {
     });
     this.runner.start();
     this.opts.log.info({ width: this.width, height: this.height, fps: this.opts.fps }, 'QR provisioning scanner started');
-  }
-
-  async stop(): Promise<void> {
-    const r = this.runner;
-    this.runner = undefined;
-    if (!r) return;
-    await r.stop();
-    this.opts.log.info({ frames: this.frames, dropped: this.dropped }, 'QR provisioning scanner stopped');
   }
 
   private onData(chunk: Buffer, frameBytes: number): void {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { errorMessage } from '../core/errors.js';
+import { CamdError, errorMessage } from '../core/errors.js';
 import type { Context, Service } from '../supervisor/service.js';
 import type { NetworkSummary, StateKey } from '../state/store.js';
 import { ConnectivityChecker, targetFromUrl, type CheckTarget } from './connectivity.js';
 import { DEFAULT_TIMINGS, NetworkController, type ControllerTimings } from './controller.js';
 import { LinuxLinkBackend } from './link-linux.js';
 import type { Decision } from './policy.js';
+import { sleepGate } from '../privacy/sleep-gate.js';
 import { QrScanner } from './qr-scanner.js';
 import { SimNetwork } from './sim-net.js';
 import type { LinkBackend, WifiBackend } from './types.js';
@@ -79,6 +80,8 @@ export class NetworkService implements Service {
       spawnChild: (spec) => ctx.spawnChild(spec),
       log: this.log,
       onCode: (text) => this.onQr(text),
+      // privacy: no lens reading in sleep mode, provisioning or not (src/network/qr-scanner.ts)
+      sleep: sleepGate(ctx),
     });
     this.controller = new NetworkController({
       clock: ctx.clock,
@@ -126,11 +129,17 @@ export class NetworkService implements Service {
     return { running: this.scanner?.running ?? false, frames: this.scanner?.frames ?? 0, dropped: this.scanner?.dropped ?? 0 };
   }
 
-  /** Save new credentials (and the binding token), then join: from a QR code or the command. */
+  /**
+   * Save new credentials (and the binding token), then join: from a QR code or the command.
+   * Replacing working credentials by command is a trial: the new network is joined first, and if
+   * that fails the camera goes back to the old one and nothing is saved — a wrong (or hostile)
+   * provision must not strand a camera that hangs 3 m up.
+   */
   provision(args: z.output<typeof ProvisionArgs>, via: 'qr' | 'command'): Promise<{ ssid: string; saved: true }> {
     const run = this.provisioning.then(async () => {
       const { ctx } = this;
       const old = ctx.secrets.get().wifi;
+      if (via === 'command' && old && (old.ssid !== args.ssid || old.psk !== args.psk)) await this.trialJoin(args, old);
       await ctx.secrets.update((prev) => ({
         ...prev,
         wifi: { ssid: args.ssid, psk: args.psk },
@@ -149,6 +158,20 @@ export class NetworkService implements Service {
     });
     this.provisioning = run.catch(() => undefined);
     return run;
+  }
+
+  private async trialJoin(next: { ssid: string; psk: string }, old: { ssid: string; psk: string }): Promise<void> {
+    const wifi = this.wifi;
+    if (!wifi) return;
+    this.log.info({ ssid: next.ssid, keeping: old.ssid }, 'trying the new Wi-Fi network before replacing the saved one');
+    try {
+      await wifi.connect(next.ssid, next.psk);
+    } catch (err) {
+      this.log.warn({ ssid: next.ssid, err: errorMessage(err) }, 'new Wi-Fi network not joined; staying on the saved one');
+      await wifi.connect(old.ssid, old.psk).catch((e: unknown) => this.log.warn({ ssid: old.ssid, err: errorMessage(e) }, 'could not rejoin the saved Wi-Fi network'));
+      this.controller?.schedule();
+      throw new CamdError('failed', `could not join "${next.ssid}" (${errorMessage(err)}); nothing was changed, the camera stays on "${old.ssid}"`, 'ssid');
+    }
   }
 
   /** The broker to check; null for the factory placeholder (`*.invalid` never resolves, RFC 6761). */
@@ -215,6 +238,7 @@ export class NetworkService implements Service {
     const { ctx } = this;
     ctx.commands.register(this, {
       name: 'network.provision',
+      // A bound camera's Wi-Fi and binding are the owner's: the cloud alone may not replace them.
       access: 'presence',
       summary: 'save Wi-Fi credentials and the cloud binding token, then join (wired-first setups)',
       args: ProvisionArgs,

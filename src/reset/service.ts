@@ -10,11 +10,17 @@ import type { Context, Service } from '../supervisor/service.js';
  *
  * - Held ≥ board.reset.holdMs (5 s) while running → factory reset, then reboot. It fires when
  *   the hold time is reached, not on release, so the owner knows when to let go.
- * - Shorter presses only produce a `button` event: nothing is changed.
+ * - Shorter presses change nothing but open the **presence window** (state.presence.until,
+ *   PRESENCE_WINDOW_MS): for that long the cloud may use `presence`-class commands (re-provision a
+ *   bound camera, factory reset), since someone is evidently at the camera. It closes early on a
+ *   factory reset and is never opened by a press held at boot.
  * - A button already held when the daemon starts is ignored until released: a stuck button or
  *   one held through power-on must not wipe the camera on every boot.
- * The cloud can ask for the same reset (`factory-reset`) with a confirmation token.
+ * The same reset by command (`factory-reset`, presence class) takes a confirmation token.
  */
+/** How long a short RESET press counts as physical presence (time to climb down and use the app). */
+export const PRESENCE_WINDOW_MS = 5 * 60_000;
+
 export class ResetService implements Service {
   readonly name = 'reset';
   private pressedAt: number | undefined;
@@ -39,6 +45,7 @@ export class ResetService implements Service {
     }
     this.ctx.commands.register(this, {
       name: 'factory-reset',
+      // Erases the owner's binding and Wi-Fi: the trust model keeps that from a cloud caller alone.
       access: 'presence',
       summary: 'erase every setting and credential, then reboot; call once for a token, again with it',
       args: z.object({ confirm: z.string().optional() }).strict(),
@@ -84,14 +91,17 @@ export class ResetService implements Service {
     this.pressedAt = undefined;
     this.ctx.bus.emit('button.changed', { button: 'reset', pressed: false, heldMs });
     if (heldMs < this.ctx.board.reset.holdMs && !this.resetting) {
-      this.log.info({ heldMs }, 'reset button: short press, nothing to do');
-      this.emitEvent('reset.short-press', { heldMs });
+      const until = now + PRESENCE_WINDOW_MS;
+      this.ctx.state.set('presence', { until });
+      this.log.info({ heldMs, presenceUntil: until }, 'reset button: short press; presence window open');
+      this.emitEvent('reset.short-press', { heldMs, presenceUntil: until });
     }
   }
 
   private async factoryReset(source: 'button' | 'command'): Promise<void> {
     if (this.resetting) return;
     this.resetting = true;
+    this.ctx.state.set('presence', { until: null });
     this.emitEvent('reset.factory', { source });
     const result = await this.ctx.factoryReset.run(source);
     this.log.warn({ source, ...result }, 'factory reset done; rebooting');

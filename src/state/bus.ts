@@ -15,7 +15,7 @@ export interface BusEvents {
   'config.changed': { paths: string[]; source: string };
 }
 
-export type CameraEventKind = 'detection' | 'alarm' | 'storage' | 'button' | 'error' | 'system' | 'ptz' | 'live';
+export type CameraEventKind = 'detection' | 'alarm' | 'storage' | 'button' | 'error' | 'system' | 'ptz' | 'live' | 'security' | 'privacy';
 
 /** The one shape every event has on its way to the outbox and the cloud. */
 export interface CameraEvent {

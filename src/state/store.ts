@@ -54,6 +54,11 @@ export interface CamState {
   /** Number of live-view sessions being watched now (LED solid blue while > 0). */
   liveViewers: number;
   sleeping: boolean;
+  /**
+   * Physical presence (README "Who may do what"): until when a short RESET press lets the cloud use
+   * `presence`-class commands (re-provisioning a bound camera, factory reset). null = closed.
+   */
+  presence: { until: number | null };
   config?: ConfigState;
 }
 
@@ -149,5 +154,6 @@ export function initialState(bootCount: number, bootId: string, now: number): Ca
     network: { phase: 'unknown' },
     liveViewers: 0,
     sleeping: false,
+    presence: { until: null },
   };
 }

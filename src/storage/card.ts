@@ -25,6 +25,16 @@ export interface CardProbe {
   /** Why the card cannot be used although it is there: an I/O error, EROFS, a bad marker. */
   error?: string;
   errorCode?: string;
+  /**
+   * The test write failed for want of space (ENOSPC, EDQUOT): the card is full, not broken.
+   * Retention must run, and it can: deleting needs no space.
+   */
+  noSpace?: boolean;
+}
+
+/** Write errors that mean "no room", not "broken card". */
+export function isNoSpace(code: string | undefined): boolean {
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 export interface ProbeOptions {
@@ -43,6 +53,18 @@ export interface ProbeOptions {
  * size and free space, and the ownership marker. Never throws: problems come back in `error`.
  */
 export async function probeCard(opts: ProbeOptions): Promise<CardProbe> {
+  const p = await probeOnce(opts);
+  // A card pulled while we looked: /proc/mounts still listed it, then the directory (by now the
+  // bare mount point) had no marker or would not answer. That is "absent", not "replaced" or
+  // "broken": look at the mounts once more before saying anything else.
+  if (p.present && opts.requireMount && (p.error !== undefined || !p.marker)) {
+    const again = mountFor(await readMounts(opts.mountsFile).catch(() => []), opts.dir);
+    if (again?.mountPoint !== opts.dir) return { present: false, readOnly: false };
+  }
+  return p;
+}
+
+async function probeOnce(opts: ProbeOptions): Promise<CardProbe> {
   let mounts: MountEntry[] = [];
   try {
     mounts = await readMounts(opts.mountsFile);
@@ -59,7 +81,7 @@ export async function probeCard(opts: ProbeOptions): Promise<CardProbe> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return { present: false, readOnly: false };
     return { present: true, mount, readOnly: false, error: `card unreadable: ${errorMessage(err)}`, errorCode: code };
   }
-  const probe: CardProbe = { present: true, mount, readOnly: !!mount?.options.includes('ro') };
+  const probe: CardProbe = { present: true, mount, readOnly: isReadOnlyMount(mount) };
   try {
     const s = await fs.statfs(opts.dir);
     probe.totalBytes = s.blocks * s.bsize;
@@ -75,12 +97,21 @@ export async function probeCard(opts: ProbeOptions): Promise<CardProbe> {
   if (probe.readOnly) return { ...probe, error: 'card is mounted read-only', errorCode: 'EROFS' };
   if (opts.writeTest && probe.marker && probe.marker.cardId === opts.ownCardId) {
     const failure = await writeTest(opts.dir);
+    if (failure && isNoSpace(failure.code)) return { ...probe, noSpace: true };
     if (failure) {
       const ro = failure.code === 'EROFS';
       return { ...probe, readOnly: ro || probe.readOnly, error: ro ? 'card is read-only: a write failed with EROFS' : `a test write failed: ${failure.message}`, errorCode: failure.code };
     }
   }
   return probe;
+}
+
+/**
+ * Read-only by the mount options: `ro`, or `emergency_ro` — how Linux 6.x shows the read-only
+ * remount ext4 does after an error (errors=remount-ro) while the options still say `rw`.
+ */
+export function isReadOnlyMount(mount: MountEntry | undefined): boolean {
+  return !!mount && (mount.options.includes('ro') || mount.options.includes('emergency_ro'));
 }
 
 /** The marker, or null when there is none or it is not a camd marker (a card from elsewhere). */
@@ -113,6 +144,8 @@ async function writeTest(dir: string): Promise<{ code?: string; message: string 
     await fs.rm(file, { force: true });
     return undefined;
   } catch (err) {
+    // A full card leaves the empty file behind otherwise (created, then the write found no room).
+    await fs.rm(file, { force: true }).catch(() => undefined);
     return { code: (err as NodeJS.ErrnoException).code, message: errorMessage(err) };
   }
 }
@@ -137,6 +170,10 @@ export function classifyCard(p: CardProbe, ownCardId: string | undefined, minFre
   if (!ownCardId || p.marker.cardId !== ownCardId) {
     return { status: 'not-initialised', lowSpace: false, freePercent, reason: 'card was initialised by another camera or owner: initialise it' };
   }
-  const lowSpace = freePercent !== undefined && freePercent < minFreePercent;
-  return { status: 'in-use', lowSpace, freePercent, reason: lowSpace ? `free space ${freePercent!.toFixed(1)}% below ${minFreePercent}%` : 'ok' };
+  const below = freePercent !== undefined && freePercent < minFreePercent;
+  // A failed test write for want of space counts even when statfs still shows some (inodes gone,
+  // blocks taken between the two calls).
+  const lowSpace = below || !!p.noSpace;
+  const reason = below ? `free space ${freePercent!.toFixed(1)}% below ${minFreePercent}%` : p.noSpace ? 'a test write found no space left' : 'ok';
+  return { status: 'in-use', lowSpace, freePercent, reason };
 }

@@ -28,12 +28,15 @@ export interface RecorderDeps {
  */
 export class Recorder {
   private readonly waiting = new Map<LensName, SegmentDone[]>();
+  /** Wanted segments the card could not take (full, write error): back in staging, kept later. */
+  private readonly unkept = new Map<LensName, { seg: SegmentDone; reason: RecordReason }[]>();
   private readonly stats = new Map<LensName, LensRecordingState>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: RecorderDeps) {
     for (const lens of LENSES) {
       this.waiting.set(lens, []);
+      this.unkept.set(lens, []);
       this.stats.set(lens, { active: false, reasons: [], kept: 0, dropped: 0, staging: 0 });
     }
   }
@@ -100,7 +103,28 @@ export class Recorder {
 
   /** The card went away or was wiped: what waited in staging is gone with it. */
   forgetStaging(): void {
-    for (const lens of LENSES) this.waiting.set(lens, []);
+    for (const lens of LENSES) {
+      this.waiting.set(lens, []);
+      this.unkept.set(lens, []);
+    }
+  }
+
+  /**
+   * The card has room again (retention freed space, or it was never short): keep the segments
+   * that could not be kept before, oldest first. One that fails again waits for the next call.
+   * At shutdown they stay in staging, where the next start salvages them.
+   */
+  retryUnkept(): Promise<void> {
+    if (![...this.unkept.values()].some((l) => l.length)) return Promise.resolve();
+    return this.serial(async () => {
+      for (const [lens, list] of this.unkept) {
+        this.unkept.set(lens, []);
+        for (const { seg, reason } of list) {
+          const there = await fs.stat(seg.file).then(() => true, () => false);
+          if (there) await this.keep(seg, reason);
+        }
+      }
+    });
   }
 
   state(lens: LensName, mode: 'off' | 'continuous' | 'event'): LensRecordingState {
@@ -108,7 +132,7 @@ export class Recorder {
     const reasons: RecordReason[] = [...this.deps.policy.activeReasons(lens)];
     if (mode === 'continuous') reasons.unshift('continuous');
     const canKeep = !!this.deps.index();
-    return { ...s, active: canKeep && reasons.length > 0, reasons, staging: this.waiting.get(lens)!.length };
+    return { ...s, active: canKeep && reasons.length > 0, reasons, staging: this.waiting.get(lens)!.length + this.unkept.get(lens)!.length };
   }
 
   idle(): Promise<void> {
@@ -144,6 +168,7 @@ export class Recorder {
     } catch (err) {
       st.lastError = errorMessage(err);
       this.deps.log.error({ lens: seg.lens, file: seg.file, err: errorMessage(err) }, 'could not keep a recording');
+      this.unkept.get(seg.lens)!.push({ seg, reason });
       this.deps.onCardError(`keeping a recording failed: ${errorMessage(err)}`);
     }
   }

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { LensName } from '../../board/schema.js';
 import { fsyncDir, writeFileAtomic } from '../core/atomic-file.js';
+import { isNoSpace } from './card.js';
 import { CardLayout, DAY_RE, dayOf } from './layout.js';
 
 export type RecordReason = 'continuous' | 'event' | 'manual';
@@ -54,10 +55,10 @@ function lineOf(e: RecordingEntry): string {
 
 /**
  * The per-lens, per-UTC-day index of kept recordings on the card (JSON lines). Crash-consistent
- * by construction: a recording is renamed into place *before* its line is appended (fsynced), and
- * deleted only *after* its line is gone, so the index never names a missing file; a file the
- * index lacks (a crash between the two steps) is found by `reconcile` from its name. Writes run
- * one at a time.
+ * by construction: a recording is fsynced and renamed into place *before* its line is appended
+ * (fsynced), and deleted only *after* its line is gone, so the index never names a missing file
+ * (see `remove` for the one exception on a full card); a file the index lacks (a crash between
+ * the two steps) is found by `reconcile` from its name. Writes run one at a time.
  */
 export class RecordingIndex {
   private queue: Promise<unknown> = Promise.resolve();
@@ -74,10 +75,20 @@ export class RecordingIndex {
       const dir = this.layout.recDay(lens, day);
       await fs.mkdir(dir, { recursive: true });
       const dest = join(dir, recordingName(e));
+      // ffmpeg never fsyncs: without this the index could name a recording whose data was still
+      // in the page cache when the card failed or the power went (ext4 hands back 0 bytes).
+      await fsyncFile(src);
       await fs.rename(src, dest);
       await fsyncDir(dir);
       const entry: RecordingEntry = { lens, ...e, file: relative(this.layout.mount, dest) };
-      await appendLine(join(dir, INDEX), lineOf(entry));
+      try {
+        await appendLine(join(dir, INDEX), lineOf(entry));
+      } catch (err) {
+        // Not indexed means invisible to retention: put it back where it came from (a rename
+        // needs no space) so the caller can try again once there is room, then say why.
+        await fs.rename(dest, src).catch(() => undefined);
+        throw err;
+      }
       return entry;
     });
   }
@@ -124,7 +135,15 @@ export class RecordingIndex {
     return { recordings: out, truncated: false };
   }
 
-  /** Drops the entries from the index first, then deletes their files. Returns bytes freed. */
+  /**
+   * Drops the entries from the index first, then deletes their files. Returns bytes freed.
+   *
+   * A card full to the last block cannot take the rewritten index (ENOSPC/EDQUOT): then the
+   * files go first and the index is rewritten into the room they left. Until that rewrite the
+   * index names files that are gone — the one exception to the rule above, for a moment; a crash
+   * inside it is repaired at the next start (reconcile of the oldest day), and readers skip
+   * nothing worse than a missing file.
+   */
   remove(lens: LensName, day: string, files: ReadonlySet<string>): Promise<number> {
     return this.exclusive(async () => {
       const dir = this.layout.recDay(lens, day);
@@ -135,14 +154,28 @@ export class RecordingIndex {
         await fs.rm(dir, { recursive: true, force: true });
         return gone.reduce((n, e) => n + e.bytes, 0);
       }
-      await writeFileAtomic(join(dir, INDEX), keep.map(lineOf).join(''), 0o644);
-      let freed = 0;
-      for (const e of gone) {
-        await fs.rm(join(this.layout.mount, e.file), { force: true });
-        freed += e.bytes;
+      const text = keep.map(lineOf).join('');
+      let deleted = false;
+      try {
+        await writeFileAtomic(join(dir, INDEX), text, 0o644);
+      } catch (err) {
+        if (!isNoSpace((err as NodeJS.ErrnoException).code)) throw err;
+        await this.deleteFiles(gone);
+        deleted = true;
+        await fsyncDir(dir);
+        await writeFileAtomic(join(dir, INDEX), text, 0o644);
       }
-      return freed;
+      return deleted ? gone.reduce((n, e) => n + e.bytes, 0) : this.deleteFiles(gone);
     });
+  }
+
+  private async deleteFiles(entries: readonly RecordingEntry[]): Promise<number> {
+    let freed = 0;
+    for (const e of entries) {
+      await fs.rm(join(this.layout.mount, e.file), { force: true });
+      freed += e.bytes;
+    }
+    return freed;
   }
 
   /**
@@ -183,6 +216,15 @@ export class RecordingIndex {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await fs.open(file, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -40,6 +40,10 @@ const HYSTERESIS_PERCENT = 2;
  *   app sees "not initialised" and cannot list the old recordings without initialising (which
  *   wipes them). The recordings themselves stay on the card: they are the previous owner's data,
  *   and an owner who keeps the card keeps them (readable on a computer).
+ * - A full card is not a broken one: a test write that meets ENOSPC/EDQUOT means low space, so
+ *   retention runs (deleting needs no room; the index rewrite falls back to files-first when
+ *   even that cannot be written: recording-index.ts); `full` only when nothing is left to delete.
+ *   Segments the card could not take wait in staging and are kept once there is room.
  * - Recording never depends on the network: nothing here looks at the cloud.
  */
 export class StorageService implements Service {
@@ -131,7 +135,8 @@ export class StorageService implements Service {
     if (c.status === 'in-use') {
       this.index ??= new RecordingIndex(dir);
       if (c.lowSpace && probe.totalBytes) {
-        const need = bytesToFree(probe.totalBytes, probe.freeBytes ?? 0, minFree + HYSTERESIS_PERCENT);
+        // A test write that found no room wants at least one recording gone, whatever statfs says.
+        const need = Math.max(bytesToFree(probe.totalBytes, probe.freeBytes ?? 0, minFree + HYSTERESIS_PERCENT), probe.noSpace ? 1 : 0);
         try {
           const r = await runRetention(this.index, LENSES, need);
           if (r.deletedRecordings || r.deletedStills) {
@@ -152,6 +157,8 @@ export class StorageService implements Service {
           reason = `retention failed: ${errorMessage(err)}`;
         }
       }
+      // Room on the card: segments a full card could not take are kept now.
+      if (status === 'in-use' && !c.lowSpace) void this.recorder.retryUnkept().then(() => this.publishRecording());
     } else {
       this.index = undefined;
     }

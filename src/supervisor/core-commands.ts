@@ -2,12 +2,11 @@ import { z } from 'zod';
 import { CamdError } from '../core/errors.js';
 import { NoArgs } from '../control/commands.js';
 import { getPath } from '../config/merge.js';
+import { authorizeSettings } from '../config/access.js';
 import { ConfigSchema } from '../config/schema.js';
 import type { Context, Service } from './service.js';
 
-const OUTPUTS = ['strobeRed', 'strobeBlue', 'siren', 'spotlight'] as const;
-
-/** The commands every boot has: status, config, output tests and the sim board's test hooks. */
+/** The commands every boot has: status, config and the sim board's test hooks. */
 export class CoreCommands implements Service {
   readonly name = 'core-commands';
 
@@ -43,8 +42,8 @@ export class CoreCommands implements Service {
       access: 'cloud',
       summary: 'change settings with a JSON merge patch; validated whole, applied atomically or not at all',
       args: z.object({ patch: z.record(z.string(), z.unknown()) }).strict(),
-      handler: async ({ patch }) => {
-        const { changed } = await ctx.config.patch(patch, 'command');
+      handler: async ({ patch }, meta) => {
+        const { changed } = await ctx.config.patch(patch, `config.set (${meta.source})`, (paths) => authorizeSettings(paths, meta.source, () => ctx.commands.access.presence()));
         return { changed, pendingRestart: ctx.config.status().pendingRestart };
       },
     });
@@ -55,21 +54,9 @@ export class CoreCommands implements Service {
       args: NoArgs,
       handler: () => z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }),
     });
-    reg({
-      name: 'output.set',
-      access: 'cloud',
-      summary: 'turn an output on or off by hand (installation/maintenance test)',
-      args: z.object({ output: z.enum(OUTPUTS), on: z.boolean(), brightness: z.number().int().min(1).max(100).optional() }).strict(),
-      handler: async ({ output, on, brightness }) => {
-        const parts = ctx.hardware.parts;
-        const part = parts[output];
-        if (!part) throw new CamdError('unavailable', `${output} is not available: ${ctx.hardware.failures[output] ?? 'not on this board'}`, 'output');
-        if (output === 'spotlight') await parts.spotlight!.set(on, brightness ?? ctx.config.get().lights.spotlightBrightness);
-        else (part as { set(on: boolean): void }).set(on);
-        ctx.log('outputs').info({ output, on, brightness }, 'output set by command');
-        return ctx.hardware.outputs();
-      },
-    });
+    // `output.set` (the hand switch of the siren, strobes and spotlight) is registered by the
+    // alarm service (src/alarm/service.ts): every switch of a deterrent goes through its holds,
+    // so its on-time bounds cannot be bypassed.
 
     const sim = ctx.hardware.sim;
     if (sim) {

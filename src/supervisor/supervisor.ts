@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { createLogging, type LogLevel, type LogSetup } from '../core/log.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
-import { CommandRegistry } from '../control/commands.js';
+import { CommandRegistry, type Refusal } from '../control/commands.js';
 import { ConfigStore } from '../config/store.js';
 import { SecretsStore } from '../config/secrets.js';
 import { EventBus } from '../state/bus.js';
@@ -78,6 +78,7 @@ export class Supervisor {
     this.state = new StateStore(initialState(0, randomUUID(), this.clock.now()));
     this.bus = new EventBus(this.logging.forComponent('bus'));
     this.commands = new CommandRegistry(this.logging.forComponent('commands'));
+    this.commands.setPolicy({ presence: () => this.presenceProven(), refused: (r) => this.refused(r) });
     this.config = new ConfigStore(join(this.paths.dataDir, 'config.json'), this.logging.forComponent('config'), board.configDefaults);
     this.secrets = new SecretsStore(join(this.paths.dataDir, 'secrets.json'), this.logging.forComponent('secrets'));
     this.factoryReset = new FactoryReset(this.logging.forComponent('factory-reset'));
@@ -87,6 +88,28 @@ export class Supervisor {
 
   get ctx(): Context {
     return this.context;
+  }
+
+  /**
+   * Someone is at the camera: a short RESET press opened the presence window, or the camera is in
+   * setup (no cloud binding yet, or provisioning mode) — then whoever reaches it is setting it up.
+   */
+  private presenceProven(): boolean {
+    const s = this.state.get();
+    const until = s.presence.until;
+    if (until !== null && until > this.clock.now()) return true;
+    return s.network.phase === 'provisioning' || !this.secrets.summary().binding;
+  }
+
+  /** Every refusal is an event too (the log line is the registry's), so the owner sees attempts. */
+  private refused(r: Refusal): void {
+    this.bus.emit('camera.event', {
+      id: randomUUID(),
+      ts: this.clock.now(),
+      kind: 'security',
+      type: 'request.forbidden',
+      data: { source: r.source, command: r.command, rule: r.rule, ...(r.path !== undefined && { path: r.path }) },
+    });
   }
 
   async start(): Promise<void> {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO } from './boot.js';
+import { patience } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -22,6 +23,8 @@ export interface Broker {
   /** Starts it again on the same port with the same config and persistence. */
   start(): Promise<void>;
   output(): string;
+  /** Sends a signal to the running broker (SIGHUP: reload config, ACLs, certificates and CRLs). */
+  signal(sig: NodeJS.Signals): void;
   dispose(): Promise<void>;
 }
 
@@ -125,11 +128,12 @@ export async function startMosquitto(opts: { conf?: (port: number, dir: string) 
     proc = p;
     p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 10_000;
+    const limit = patience(10_000);
+    const deadline = Date.now() + limit;
     for (;;) {
       if (p.exitCode !== null) throw new Error(`mosquitto exited (${p.exitCode}):\n${out}`);
       if (await canConnect(port)) return;
-      if (Date.now() > deadline) throw new Error(`mosquitto not listening on ${port} within 10 s:\n${out}`);
+      if (Date.now() > deadline) throw new Error(`mosquitto not listening on ${port} within ${limit / 1000} s:\n${out}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   };
@@ -150,6 +154,10 @@ export async function startMosquitto(opts: { conf?: (port: number, dir: string) 
     stop,
     start,
     output: () => out,
+    signal(sig) {
+      if (!proc || proc.exitCode !== null) throw new Error(`mosquitto is not running (${sig})`);
+      proc.kill(sig);
+    },
     async dispose() {
       await stop();
       rmSync(dir, { recursive: true, force: true });

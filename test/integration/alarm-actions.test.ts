@@ -4,6 +4,10 @@ import type { Timeline } from '../../drivers/timeline.js';
 import { AlarmService, alarmService } from '../../src/alarm/service.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The alarm service in the whole supervisor on the sim board, under fake timers: what the

@@ -8,6 +8,10 @@ import { captureServices } from '../../src/capture/services.js';
 import type { TapFrame } from '../../src/capture/types.js';
 import { ledPattern } from '../../src/indicator/policy.js';
 import type { CameraEvent } from '../../src/state/bus.js';
+import { PROCESS_TEST_MS, PROCESS_TIMEOUTS, patience } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 const realSetTimeout = globalThis.setTimeout;
 import { processesMentioning, smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
@@ -137,7 +141,9 @@ describe('capture that keeps failing', () => {
     const b = booted;
     b.sup.bus.on({ name: 'test' }, 'camera.event', (e) => void events.push(e));
     // Real ffmpeg exits on its own (real I/O); the backoff between attempts runs on the fake clock.
-    for (let i = 0; i < 400 && !b.sup.state.get().faults['capture.wide']; i++) {
+    // Bounded by real time (each failing ffmpeg takes its own, longer on a busy machine), not by a count.
+    const end = performance.now() + patience(8_000);
+    while (!b.sup.state.get().faults['capture.wide'] && performance.now() < end) {
       await new Promise((r) => setImmediate(r));
       await new Promise((r) => realSetTimeout(r, 20));
       await vi.advanceTimersByTimeAsync(250);
@@ -150,5 +156,5 @@ describe('capture that keeps failing', () => {
     // (Its stall watchdog may have fired under the racing fake clock, but it is not failing.)
     expect(b.sup.state.get().faults['capture.ptz']).toBeUndefined();
     expect(b.sup.state.get().lifecycle).toBe('running');
-  }, 60_000);
+  }, PROCESS_TEST_MS);
 });

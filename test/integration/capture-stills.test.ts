@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import type { Board } from '../../board/schema.js';
@@ -9,6 +9,10 @@ import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { captureServices } from '../../src/capture/services.js';
 import type { TapFrame } from '../../src/capture/types.js';
 import { SMALL, smallBoard, stillClip, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
+import { PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 let booted: BootedSim | undefined;
 afterEach(async () => {
@@ -67,7 +71,7 @@ describe('snapshots, orientation and the 360° view', () => {
     expect(k.result.path).toMatch(/^camd\/snapshots\/ptz\/\d{4}-\d{2}-\d{2}\/\d+-evt-42\.jpg$/);
     expect(k.result.jpeg).toBeUndefined();
     expect(readFileSync(join(dir, 'card', k.result.path)).length).toBe(k.result.bytes);
-  }, 60_000);
+  }, PROCESS_TEST_MS);
 
   it('orientation flip turns the picture 180° (tap and snapshot), re-encoding the recorded stream', async () => {
     const still = stillClip();
@@ -113,7 +117,7 @@ describe('snapshots, orientation and the 360° view', () => {
     const turned = join(dir, 'normal-turned.png');
     execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', snapNormal, '-vf', 'hflip,vflip', turned]);
     expect(psnrOf(snapFlip, turned)).toBeGreaterThan(psnrOf(snapFlip, snapNormal) + 5);
-  }, 60_000);
+  }, PROCESS_TEST_MS);
 
   it('360° view: the PTZ lens sweeps its range through the driver and the shots are stitched into one real panorama', async () => {
     const { b, dir, exec } = await boot((bd) => ({ ...bd, ptz: { ...bd.ptz, pan: { ...bd.ptz.pan, maxSpeedDegS: 720 } } }));
@@ -135,5 +139,5 @@ describe('snapshots, orientation and the 360° view', () => {
     // The lens is back where it was.
     await waitFor(async () => Math.abs((await ptz.queryPosition()).pan - 33) < 0.5, 5000);
     expect(await exec('view360', { shots: 20 })).toMatchObject({ ok: false, error: { code: 'invalid_args', path: 'shots' } });
-  }, 60_000);
+  }, PROCESS_TEST_MS);
 });

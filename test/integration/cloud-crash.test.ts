@@ -1,11 +1,15 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EventPayloadSchema } from '../../src/cloud/schema.js';
 import { startDaemon, type DaemonProc } from '../harness/daemon.js';
 import { startMosquitto, type Broker } from '../harness/mosquitto.js';
 import { CloudClient, until } from './cloud-helpers.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The real daemon as a child process, killed with SIGKILL in the middle of a stream of events,

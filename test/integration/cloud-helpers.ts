@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock, TimerHandle } from '../../src/core/clock.js';
+import { patience, waitUntil } from '../harness/wait.js';
 
 /**
  * A clock the test moves by hand: the cloud link's own timers (backoff, grace, coalescing) run
@@ -64,15 +65,12 @@ export class ManualClock implements Clock {
 
 export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** Polls real time (sockets, broker, fsync are real), bounded. */
-export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/**
+ * Polls real time (sockets, broker, fsync are real), bounded. `timeoutMs` is what an idle machine
+ * needs; the real deadline is `patience(timeoutMs)` (test/harness/wait.ts).
+ */
+export function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  return waitUntil(check, what, timeoutMs, 10);
 }
 
 export interface Received {
@@ -94,7 +92,7 @@ export class CloudClient {
   }
 
   static async connect(url: string, opts: IClientOptions = {}): Promise<CloudClient> {
-    const client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: `cloud-${randomUUID().slice(0, 8)}`, reconnectPeriod: 200, connectTimeout: 5000, ...opts });
+    const client = await mqtt.connectAsync(url, { protocolVersion: 5, clientId: `cloud-${randomUUID().slice(0, 8)}`, reconnectPeriod: 200, connectTimeout: patience(5000), ...opts });
     return new CloudClient(client);
   }
 

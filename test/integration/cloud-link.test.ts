@@ -2,14 +2,19 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cloudService } from '../../src/cloud/service.js';
+import { STATE_WINDOW_MS } from '../../src/cloud/state-publisher.js';
 import { EventPayloadSchema, PublishedStateSchema, ReplySchema, ReportedSchema } from '../../src/cloud/schema.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import type { Service } from '../../src/supervisor/service.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { startMosquitto, type Broker } from '../harness/mosquitto.js';
 import { CloudClient, ManualClock, tick, until } from './cloud-helpers.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 const SERIAL = 'CAMSIM0000001';
 const BASE = `camd/${SERIAL}`;
@@ -168,7 +173,7 @@ describe('cloud link against a real mosquitto', () => {
     await new Promise((r) => setTimeout(r, 100));
     const during = c.on(`${BASE}/state`).length - before;
     expect(during).toBeLessThanOrEqual(1);
-    await clock.advance(250);
+    await clock.advance(STATE_WINDOW_MS); // [fleet] the state window (src/cloud/state-publisher.ts)
     const last = await until(() => c.json(`${BASE}/state`).find((d) => d.liveViewers === 1000), 'latest state');
     expect(last.liveViewers).toBe(1000);
     expect(c.on(`${BASE}/state`).length - before).toBeLessThanOrEqual(2);

@@ -2,18 +2,24 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cloudService } from '../../src/cloud/service.js';
 import { PublishedStateSchema } from '../../src/cloud/schema.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
-import { makeCerts, productionConfFor, startMosquitto, type Broker, type TlsFiles } from '../harness/mosquitto.js';
+import type { Broker, TlsFiles } from '../harness/mosquitto.js';
+import { makeProductionPki, startProductionBroker, type ProductionBroker } from '../harness/pki.js';
 import { CloudClient, ManualClock, until } from './cloud-helpers.js';
+import { PROCESS_TEST_MS, PROCESS_TIMEOUTS, patience } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The shipped production broker config (scripts/mosquitto/production.conf) and ACL
  * (production.acl) on a real mosquitto, with certificates made by openssl: mTLS, the CN as the
- * username, each device confined to camd/<its serial>/.
+ * username, each device confined to camd/<its serial>/. The cloud side uses the backend listener
+ * and CA (test/integration/broker-production.test.ts tests those and the CRL).
  */
 const SERIAL = 'CAMSIM0000001';
 const OTHER = 'CAMOTHER00002';
@@ -21,19 +27,17 @@ const BASE = `camd/${SERIAL}`;
 
 let tls: TlsFiles;
 let broker: Broker;
-let certDir: string;
+let prod: ProductionBroker;
 let sim: BootedSim | undefined;
 let dir: string | undefined;
 const clients: mqtt.MqttClient[] = [];
 
 beforeAll(async () => {
-  certDir = mkdtempSync(join(tmpdir(), 'camd-certs-'));
-  tls = await makeCerts(certDir, [SERIAL, OTHER, 'camd-cloud'], [SERIAL]);
-  broker = await startMosquitto({ tls: true, conf: (port, d) => productionConfFor(port, d, tls) });
-}, 60_000);
+  prod = await startProductionBroker(await makeProductionPki({ devices: [SERIAL, OTHER], backends: ['camd-cloud'], untrusted: [SERIAL] }));
+  ({ tls, broker } = prod);
+}, PROCESS_TEST_MS);
 afterAll(async () => {
-  await broker.dispose();
-  rmSync(certDir, { recursive: true, force: true });
+  await prod.dispose();
 });
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.endAsync(true);
@@ -44,7 +48,7 @@ afterEach(async () => {
 
 function clientOpts(cn: string, rogue = false): IClientOptions {
   const c = rogue ? tls.rogue[cn]! : tls.clients[cn]!;
-  return { ca: readFileSync(tls.ca), cert: readFileSync(c.cert), key: readFileSync(c.key), rejectUnauthorized: true, reconnectPeriod: 0, connectTimeout: 5000 };
+  return { ca: readFileSync(tls.ca), cert: readFileSync(c.cert), key: readFileSync(c.key), rejectUnauthorized: true, reconnectPeriod: 0, connectTimeout: patience(5000) };
 }
 
 async function raw(cn: string, opts: IClientOptions = {}): Promise<mqtt.MqttClient> {
@@ -66,7 +70,7 @@ describe('production broker config: mTLS + per-device ACL', () => {
   it('the device connects with its certificate, verifies the server and works end to end', async () => {
     const s = await bootDevice({ caFile: tls.ca, certFile: tls.clients[SERIAL]!.cert, keyFile: tls.clients[SERIAL]!.key });
     await until(() => s.sup.state.get().cloud?.connected, 'device connected over mTLS');
-    const cloud = await CloudClient.connect(broker.url, clientOpts('camd-cloud'));
+    const cloud = await CloudClient.connect(prod.backendUrl, clientOpts('camd-cloud'));
     clients.push(cloud.client);
     await cloud.subscribe(`${BASE}/#`);
     await until(() => cloud.on(`${BASE}/availability`).find((m) => m.text === 'online'), 'availability');
@@ -78,7 +82,7 @@ describe('production broker config: mTLS + per-device ACL', () => {
   });
 
   it('a device can neither publish nor subscribe outside camd/<its serial>/', async () => {
-    const cloud = await CloudClient.connect(broker.url, clientOpts('camd-cloud'));
+    const cloud = await CloudClient.connect(prod.backendUrl, clientOpts('camd-cloud'));
     clients.push(cloud.client);
     await cloud.subscribe('camd/#');
     const dev = await raw(SERIAL);
@@ -113,7 +117,7 @@ describe('production broker config: mTLS + per-device ACL', () => {
   });
 
   it('no client certificate, or one from another CA: no connection', async () => {
-    const noCert = mqtt.connectAsync(broker.url, { protocolVersion: 5, ca: readFileSync(tls.ca), rejectUnauthorized: true, reconnectPeriod: 0, connectTimeout: 5000 });
+    const noCert = mqtt.connectAsync(broker.url, { protocolVersion: 5, ca: readFileSync(tls.ca), rejectUnauthorized: true, reconnectPeriod: 0, connectTimeout: patience(5000) });
     await expect(noCert).rejects.toThrow();
     const rogue = mqtt.connectAsync(broker.url, { protocolVersion: 5, ...clientOpts(SERIAL, true) });
     await expect(rogue).rejects.toThrow();

@@ -3,14 +3,18 @@ import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { REPO } from '../harness/boot.js';
 import { startDaemon, waitFor, type DaemonProc } from '../harness/daemon.js';
+import { PROCESS_TIMEOUTS, patience } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /** The real daemon as a separate process, driven with the real camctl over the real socket. */
 function camctl(d: DaemonProc, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/camctl.ts'), '--socket', d.socket, ...args], { cwd: REPO, timeout: 20_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['--import', 'tsx', join(REPO, 'src/cli/camctl.ts'), '--socket', d.socket, ...args], { cwd: REPO, timeout: patience(20_000) }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });

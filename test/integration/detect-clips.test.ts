@@ -3,10 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DetectorHost } from '../../src/detect/detector-host.js';
 import { runClip } from '../../src/detect/evaluate.js';
 import { loadTruth, scoreClip, truthFor, type GroundTruth } from '../../src/detect/truth.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The real engine on real footage: ffmpeg-decoded frames → change gate → crops → FastestDet in

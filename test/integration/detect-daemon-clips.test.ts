@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { waitFor } from '../harness/daemon.js';
 import { captureServices } from '../../src/capture/services.js';
@@ -9,6 +9,10 @@ import type { CameraEvent } from '../../src/state/bus.js';
 import type { RecordingEntry } from '../../src/storage/recording-index.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { bottleClip, detectBoard, detectDir, personClip, removeDetectDirs } from './detect-daemon-media.js';
+import { LONG_PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The whole detection path in the daemon, on real footage at real time: sim capture (ffmpeg -re)
@@ -83,5 +87,5 @@ describe('detection daemon on real footage', () => {
     expect(st.lenses.wide!.enabled).toEqual(['human', 'vehicle']);
     expect(events.filter((e) => e.type.startsWith('vehicle.'))).toEqual([]);
     expect(events.filter((e) => e.kind === 'detection' && e.type.startsWith('change.'))).toEqual([]);
-  }, 80_000);
+  }, LONG_PROCESS_TEST_MS);
 });

@@ -7,6 +7,10 @@ import { alarmService } from '../../src/alarm/service.js';
 import { detectionService } from '../../src/detect/service.js';
 import type { DetectionState } from '../../src/detect/state.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
+import { PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The detection service's commands and model check in the whole supervisor (no capture: no
@@ -68,7 +72,7 @@ describe('detection commands', () => {
     // A config change from elsewhere (camctl config set, the cloud shadow) reaches the pipelines too.
     await b.sup.config.patch({ detection: { human: { enabled: false } } }, 'test');
     expect(b.sup.state.get().detection!.lenses.wide!.enabled).toEqual(['change']);
-  }, 30_000);
+  }, PROCESS_TEST_MS);
 
   it('a missing model is a camera fault detect.model naming the file', async () => {
     const b = await bootSim({

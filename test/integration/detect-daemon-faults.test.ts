@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { waitFor } from '../harness/daemon.js';
 import { captureServices } from '../../src/capture/services.js';
@@ -10,6 +10,10 @@ import { ledPattern } from '../../src/indicator/policy.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { detectBoard, detectDir, personClip, removeDetectDirs, staticClip } from './detect-daemon-media.js';
+import { LONG_PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /** Real capture on real (or still) footage at real time, the detection service on top. */
 let booted: BootedSim | undefined;
@@ -55,7 +59,7 @@ describe('detection daemon: static scene, broken model, sleep', () => {
       expect(st.dropped).toEqual({ rate: 0, busy: 0 });
     }
     expect(events.filter((e) => e.kind === 'detection')).toEqual([]);
-  }, 45_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('a corrupt model: camera fault detect.model (fast red), no object detection, image change still makes events', async () => {
     const { b, events, detection } = await boot({ change: { enabled: true } }, { wide: personClip(), ptz: personClip() }, (dir) => {
@@ -82,7 +86,7 @@ describe('detection daemon: static scene, broken model, sleep', () => {
     expect(d.lenses.wide).toMatchObject({ objectDetection: false, inferences: 0 });
     expect(d.lenses.wide!.framesIn).toBeGreaterThan(10);
     expect(events.filter((e) => /^(human|vehicle)\./.test(e.type))).toEqual([]);
-  }, 45_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('sleep: open episodes end (reason sleep), then no detection and no events until the camera wakes; settings apply live', async () => {
     // Human detection off at first: the person walking in makes image-change events only.
@@ -109,7 +113,7 @@ describe('detection daemon: static scene, broken model, sleep', () => {
     const awake = events.length;
     await waitFor(() => events.slice(awake).some((e) => e.type === 'human.start'), 25_000, 100);
     expect((await detection()).lenses.wide!.framesIn).toBeGreaterThan(framesAsleep);
-  }, 60_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('the camera switching its own lights: the image change that follows is ignored', async () => {
     const { b, events, detection } = await boot({ change: { enabled: true } }, { wide: personClip(), ptz: personClip() });
@@ -132,5 +136,5 @@ describe('detection daemon: static scene, broken model, sleep', () => {
     // Lights quiet again: the scene's next change is seen.
     await waitFor(() => events.some((e) => e.type === 'change.start'), 25_000, 100);
     expect(events.find((e) => e.type === 'change.start')!.ts).toBeGreaterThan(lastSwitch);
-  }, 60_000);
+  }, LONG_PROCESS_TEST_MS);
 });

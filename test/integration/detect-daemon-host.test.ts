@@ -1,9 +1,13 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MEDIA } from '../harness/boot.js';
 import { planCrops } from '../../src/detect/crops.js';
 import { DetectorHost } from '../../src/detect/detector-host.js';
 import { decodeImage } from '../../src/detect/stills.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The capture tap hands out Node Buffers from a pool, valid only while the handlers run. The

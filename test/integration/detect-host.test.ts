@@ -1,12 +1,16 @@
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CamdError } from '../../src/core/errors.js';
 import { planCrops } from '../../src/detect/crops.js';
 import { DetectorHost } from '../../src/detect/detector-host.js';
 import { DEFAULT_MODEL_PATH } from '../../src/detect/model.js';
 import type { RgbFrame } from '../../src/detect/types.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 const frame: RgbFrame = { width: 640, height: 360, data: new Uint8Array(640 * 360 * 3).fill(90) };
 

@@ -1,8 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DetectorHost } from '../../src/detect/detector-host.js';
 import { objectThresholds } from '../../src/detect/sensitivity.js';
 import { decodeImage, detectStill, type StillDetection } from '../../src/detect/stills.js';
 import { loadTruth, type GroundTruth } from '../../src/detect/truth.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /** Real ONNX inference on the sample stills, judged against the hand-made ground truth. */
 const MEDIA = '/work/shared/media';

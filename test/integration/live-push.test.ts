@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
@@ -10,6 +10,11 @@ import { ledPattern } from '../../src/indicator/policy.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { processesMentioning, smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { freePort, Receiver } from '../unit/capture/receiver-fixture.js';
+import { waitListening } from '../harness/listening.js';
+import { LONG_PROCESS_TEST_MS, PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 let booted: BootedSim | undefined;
 const receivers: Receiver[] = [];
@@ -70,14 +75,14 @@ describe('live view push (real ffmpeg, a real receiving ffmpeg)', () => {
     expect((dead as { error: { message: string } }).error.message).toMatch(/live push failed/);
     expect(b.sup.state.get().liveViewers).toBe(0);
     expect(pushers()).toBe(0);
-  }, 60_000);
+  }, PROCESS_TEST_MS);
 
   it('mono push: video and microphone go out, LED solid blue; the viewer leaving ends it cleanly', async () => {
     const { b, dir, events, exec, pushers } = await boot();
     const port = await freePort('tcp');
     const rx = new Receiver(`rtmp://127.0.0.1:${port}/live/secret-key`, join(dir, 'rx-mono.ts'));
     receivers.push(rx);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitListening(port, 'tcp'); // the viewer's ffmpeg is ready for the push
     const r = await exec('live.start', { lenses: ['wide'], url: `rtmp://127.0.0.1:${port}/live/secret-key` });
     expect(r).toMatchObject({ ok: true, result: { lenses: ['wide'], copy: true, profile: 'hd', audio: true } });
     // The stream key is a secret: not in the state.
@@ -95,7 +100,7 @@ describe('live view push (real ffmpeg, a real receiving ffmpeg)', () => {
     expect(events.find((e) => e.type === 'live.ended')).toMatchObject({ kind: 'live', data: { reason: 'ended' } });
     await waitFor(() => pushers() === 0, 5000);
     expect(ledPattern(b.sup.state.get()).state).not.toBe('live-view');
-  }, 60_000);
+  }, PROCESS_TEST_MS);
 
   it('sync push of both lenses at the chosen quality; live.stop and sleep end pushes', async () => {
     const { b, dir, events, exec, pushers } = await boot();
@@ -104,7 +109,7 @@ describe('live view push (real ffmpeg, a real receiving ffmpeg)', () => {
     const port = await freePort('udp');
     const rx = new Receiver(`srt://127.0.0.1:${port}`, join(dir, 'rx-sync.ts'));
     receivers.push(rx);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitListening(port, 'udp');
     const r = (await exec('live.start', { lenses: ['wide', 'ptz'], url: `srt://127.0.0.1:${port}`, audio: false })) as { ok: boolean; result: { id: string } };
     expect(r).toMatchObject({ ok: true, result: { lenses: ['wide', 'ptz'], copy: false, profile: 'sd', audio: false } });
     await waitFor(() => existsSync(rx.file) && statSync(rx.file).size > 10_000, 15_000);
@@ -118,11 +123,11 @@ describe('live view push (real ffmpeg, a real receiving ffmpeg)', () => {
     const port2 = await freePort('tcp');
     const rx2 = new Receiver(`rtmp://127.0.0.1:${port2}/live/k`, join(dir, 'rx-2.ts'));
     receivers.push(rx2);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitListening(port2, 'tcp');
     expect(await exec('live.start', { lenses: ['ptz'], url: `rtmp://127.0.0.1:${port2}/live/k`, audio: false })).toMatchObject({ ok: true });
     expect(b.sup.state.get().liveViewers).toBe(1);
     await exec('sleep.set', { on: true });
     await waitFor(() => b.sup.state.get().liveViewers === 0 && pushers() === 0, 10_000);
     expect(await exec('live.start', { lenses: ['ptz'], url: `rtmp://127.0.0.1:${port2}/live/k` })).toMatchObject({ ok: false, error: { code: 'unavailable' } });
-  }, 90_000);
+  }, LONG_PROCESS_TEST_MS);
 });

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
@@ -8,6 +8,10 @@ import { alarmService } from '../../src/alarm/service.js';
 import { captureServices } from '../../src/capture/services.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { smallBoard, testDir, toneWav, removeTestDirs } from '../unit/capture/media-fixture.js';
+import { PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 let booted: BootedSim | undefined;
 afterEach(async () => {
@@ -79,7 +83,7 @@ describe('talk: the app\'s audio on the speaker', () => {
     // audio.volume defaults to 80 %.
     expect(out.peak / src.peak).toBeGreaterThan(0.75);
     expect(out.peak / src.peak).toBeLessThan(0.85);
-  }, 60_000);
+  }, PROCESS_TEST_MS);
 
   it('the siren wins: talk is suspended while it sounds and resumes after', async () => {
     const { b, dir, events, local } = await boot();
@@ -107,5 +111,5 @@ describe('talk: the app\'s audio on the speaker', () => {
     await waitFor(() => !existsSync(`/proc/${resumed}`), 5000);
     expect(await local('talk.stop')).toMatchObject({ ok: true, result: { stopped: true } });
     expect(b.sup.state.get().live?.talk).toBeNull();
-  }, 60_000);
+  }, PROCESS_TEST_MS);
 });

@@ -2,10 +2,14 @@ import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { REPO } from '../harness/boot.js';
 import { startDaemon, waitFor, type DaemonProc } from '../harness/daemon.js';
 import type { NetworkSummary } from '../../src/state/store.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /** The real daemon process, driven by the real camctl: pulling the sim cable by command. */
 const run = promisify(execFile);

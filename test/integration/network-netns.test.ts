@@ -3,9 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { REPO } from '../harness/boot.js';
 import type { NetworkSummary } from '../../src/state/store.js';
+import { PROCESS_TIMEOUTS, patience } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The real connectivity path, in network namespaces made here (the project's own test hosts):
@@ -51,9 +55,12 @@ function startBroker(): ChildProcess {
   return p;
 }
 
-/** Waits (real time, bounded: a real child in a real namespace) for a summary matching `pred`. */
+/**
+ * Waits (real time, bounded: a real child in a real namespace) for a summary matching `pred`.
+ * `timeoutMs` is an idle machine's need; the deadline is patience(timeoutMs) (harness/wait.ts).
+ */
 async function expectState(pred: (s: NetworkSummary) => boolean, what: string, timeoutMs = 10_000): Promise<NetworkSummary> {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + patience(timeoutMs);
   for (;;) {
     const hit = states.findLast(pred);
     if (hit && hit === states.at(-1)) return hit;

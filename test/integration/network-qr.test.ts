@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import QRCode from 'qrcode';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bootSim, MEDIA, type BootedSim } from '../harness/boot.js';
 import { waitFor } from '../harness/daemon.js';
 import { NetworkService } from '../../src/network/service.js';
@@ -12,6 +12,10 @@ import { formatWifiQr } from '../../src/network/wifi-qr.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import type { Context } from '../../src/supervisor/service.js';
 import type { CameraEvent } from '../../src/state/bus.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * Provisioning through the wide lens, end to end: a Wi-Fi QR code (as the app shows it on the

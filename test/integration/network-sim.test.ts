@@ -11,6 +11,10 @@ import { NetworkService } from '../../src/network/service.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import type { Context } from '../../src/supervisor/service.js';
 import type { NetworkSummary } from '../../src/state/store.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The network manager on the sim board: the sim link model (cable, router) and the scripted
@@ -183,7 +187,9 @@ describe('network manager on the sim board, under fake timers', () => {
     const port = await freePort(); // nothing listens there
     const b = await boot(prepare({ brokerPort: port, wifi: { ssid: 'Home', psk: 'correct horse' } }), { ...TIMINGS, checkRetryMs: 5_000, demoteBackoff: { baseMs: 120_000, maxMs: 600_000 } });
     await call(b, 'sim.wifi', { accessPoints: [{ ssid: 'Home', psk: 'correct horse', quality: 80 }] });
-    await vi.waitFor(() => expect(net(b)).toMatchObject({ active: 'wifi', check: { via: 'wifi', ok: false } }), { timeout: 5_000, interval: 20 });
+    // vi.waitFor moves the fake clock by `interval` per check: 20 s of real patience can move it
+    // at most 20 s, short of the 30 s grace this test then measures.
+    await vi.waitFor(() => expect(net(b)).toMatchObject({ active: 'wifi', check: { via: 'wifi', ok: false } }), { timeout: 20_000, interval: 20 });
     expect(net(b).phase).toBe('connecting');
     expect(led(b)).toMatchObject({ state: 'working' });
     await vi.advanceTimersByTimeAsync(30_000);

@@ -3,6 +3,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { TwinMove } from '../../drivers/devices/pelco-d-twin.js';
 import { lookAngles } from '../../src/ptz/calibration.js';
 import { bootPtz, FAKE, type PtzRig } from '../unit/ptz/sim-rig.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 let rig: PtzRig | undefined;
 beforeEach(() => {

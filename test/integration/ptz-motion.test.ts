@@ -3,6 +3,10 @@ import { queuedWrites } from '../../drivers/serial/write-queue.js';
 import { positionAt } from '../../src/ptz/motion-model.js';
 import type { PtzMotionEvent } from '../../src/ptz/types.js';
 import { bootPtz, displace, FAKE, settle, type PtzRig } from '../unit/ptz/sim-rig.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 let rig: PtzRig | undefined;
 beforeEach(() => {

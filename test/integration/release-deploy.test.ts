@@ -2,9 +2,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { REPO } from '../harness/boot.js';
 import { waitFor } from '../harness/daemon.js';
+import { LONG_PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * scripts/release/deploy.sh against a local directory tree. The one fake here is the dev kit
@@ -201,7 +205,7 @@ describe('deploy over SSH: atomic switch, health check, rollback', () => {
     const calls = readFileSync(callLog, 'utf8');
     expect(calls).toMatch(/systemctl daemon-reload\nsystemctl reset-failed camd\nsystemctl restart camd/);
     expect(existsSync(join(base, 'incoming/camd-0.2.0-linux-' + HOST_ARCH + '.tar.gz'))).toBe(false);
-  }, 90_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('second deploy switches to the new release and keeps the old one as previous', async () => {
     const r = await deploy(makeRelease('0.3.0'));
@@ -209,7 +213,7 @@ describe('deploy over SSH: atomic switch, health check, rollback', () => {
     expect(current()).toBe('releases/0.3.0');
     expect(readlinkSync(join(base, 'previous'))).toBe('releases/0.2.0');
     expect(daemonRelease()).toBe(realpathSync(join(base, 'releases/0.3.0')));
-  }, 90_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('a release that never comes up is rolled back: current back to the previous, which runs, exit 3', async () => {
     const r = await deploy(makeRelease('0.4.0', { brokenBoard: true }));
@@ -223,7 +227,7 @@ describe('deploy over SSH: atomic switch, health check, rollback', () => {
     expect(existsSync(join(base, 'releases/0.4.0/.failed'))).toBe(true);
     const status = spawnSync(join(base, 'current/bin/camctl'), ['--socket', join(fakeRoot, 'run/camd/camd.sock'), '--json', 'status'], { encoding: 'utf8' });
     expect(JSON.parse(status.stdout)).toMatchObject({ ok: true, result: { lifecycle: 'running' } });
-  }, 120_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('a good deploy after that prunes to current + previous', async () => {
     const tarball = makeRelease('0.5.0');
@@ -231,7 +235,7 @@ describe('deploy over SSH: atomic switch, health check, rollback', () => {
     expect(r.code).toBe(0);
     expect(releases()).toEqual(['0.3.0', '0.5.0']);
     expect(readlinkSync(join(base, 'previous'))).toBe('releases/0.3.0');
-  }, 90_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('the same tarball again reuses its dir; a different build of the same version gets its own', async () => {
     const same = await deploy(join(tmp, 'build/0.5.0', `camd-0.5.0-linux-${HOST_ARCH}.tar.gz`));
@@ -244,5 +248,5 @@ describe('deploy over SSH: atomic switch, health check, rollback', () => {
     expect(current()).toMatch(/^releases\/0\.5\.0-[0-9a-f]{8}$/);
     expect(readlinkSync(join(base, 'previous'))).toBe('releases/0.5.0');
     expect(daemonRelease()).toBe(realpathSync(join(base, current())));
-  }, 120_000);
+  }, LONG_PROCESS_TEST_MS);
 });

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
 import tty from 'node:tty';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemClock, type Clock } from '../../src/core/clock.js';
 import { pelcoD } from '../../drivers/devices/pelco-d.js';
 import { PelcoDTwin } from '../../drivers/devices/pelco-d-twin.js';
@@ -10,6 +10,10 @@ import { openSerialPortLink } from '../../drivers/serial/serialport.js';
 import { createStreamLink } from '../../drivers/serial/stream.js';
 import type { SerialLink } from '../../drivers/serial/types.js';
 import { Timeline } from '../../drivers/timeline.js';
+import { PROCESS_TIMEOUTS, patience, waitUntil } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The real serialport backend against the Pelco-D twin across a REAL pty pair made by socat:
@@ -23,7 +27,7 @@ function startSocat(): Promise<{ proc: ChildProcess; paths: [string, string] }> 
   return new Promise((resolve, reject) => {
     const proc = spawn('socat', ['-d', '-d', 'pty,raw,echo=0', 'pty,raw,echo=0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    const timer = setTimeout(() => reject(new Error(`socat did not start: ${stderr}`)), 5000);
+    const timer = setTimeout(() => reject(new Error(`socat did not start: ${stderr}`)), patience(5000));
     proc.on('error', reject);
     proc.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -36,10 +40,9 @@ function startSocat(): Promise<{ proc: ChildProcess; paths: [string, string] }> 
   });
 }
 
-/** Polls a condition on real I/O (a few ms), failing after a second. */
+/** Polls a condition on real I/O (a few ms on an idle machine), with a generous deadline. */
 async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
-  if (!cond()) throw new Error('condition not met within 1 s');
+  await waitUntil(() => cond(), 'the bytes to cross the pty pair', 1_000, 5);
 }
 
 describe.skipIf(!hasSocat)(title, () => {
@@ -69,7 +72,9 @@ describe.skipIf(!hasSocat)(title, () => {
     far = createStreamLink('rs485-far', { readable: new tty.ReadStream(openSync(farPath, 'r')), writable: new tty.WriteStream(openSync(farPath, 'w')) });
     far.onData((c) => atFar.push(...c));
     twin.attach(far);
-    bus = new PelcoDBus(host, { clock: systemClock, replyTimeoutMs: 300 }); // the board's value
+    // The board's value is 300 ms (a motor on RS-485); a pty through socat on a busy machine is
+    // no motor: 10× that, so only a missing answer times out, never a slow one.
+    bus = new PelcoDBus(host, { clock: systemClock, replyTimeoutMs: 3_000 });
   });
 
   afterAll(async () => {

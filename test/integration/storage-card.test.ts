@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
@@ -9,6 +9,11 @@ import { ledPattern } from '../../src/indicator/policy.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { mountCard, remount, unmountCard } from '../unit/capture/card-fixture.js';
+import { segmentBeingWritten } from '../harness/staging.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 let booted: BootedSim | undefined;
 const mounts: string[] = [];
@@ -103,7 +108,8 @@ describe('microSD card lifecycle (tmpfs as the card)', () => {
     await waitFor(() => status()?.status === 'not-initialised', 5000);
     await initialise(exec);
     await waitFor(() => b.sup.state.get().capture?.wide?.recording === true, 10_000);
-    await new Promise((r) => setTimeout(r, 700));
+    // Really writing: ffmpeg has bytes of a segment on the card (not a guessed delay).
+    await waitFor(() => (segmentBeingWritten(card, 'wide')?.bytes ?? 0) > 0, 10_000);
     unmountCard(card);
     await waitFor(() => status()?.status === 'absent', 5000);
     expect(b.sup.state.get().faults['storage.card']).toMatchObject({ kind: 'camera', message: 'card removed while in use' });

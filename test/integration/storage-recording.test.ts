@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
@@ -10,6 +10,11 @@ import type { CameraEvent } from '../../src/state/bus.js';
 import type { RecordingEntry } from '../../src/storage/recording-index.js';
 import { SMALL, smallBoard, smallClip, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { mountCard, unmountCard } from '../unit/capture/card-fixture.js';
+import { segmentBeingWritten } from '../harness/staging.js';
+import { LONG_PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 let booted: BootedSim | undefined;
 const mounts: string[] = [];
@@ -81,8 +86,8 @@ describe('recording on the card (real ffmpeg, tmpfs card)', () => {
     // The ptz lens records too.
     expect((await list('ptz')).length).toBeGreaterThanOrEqual(1);
 
-    // kill -9 in the middle of a segment.
-    await new Promise((r) => setTimeout(r, 900));
+    // kill -9 in the middle of a segment: one that is open and already holds data.
+    await waitFor(() => (segmentBeingWritten(card, 'wide')?.bytes ?? 0) > 0, 10_000);
     const pid = b.sup.state.get().children['capture.wide']!.pid!;
     process.kill(pid, 'SIGKILL');
     const killedAt = Date.now();
@@ -96,7 +101,7 @@ describe('recording on the card (real ffmpeg, tmpfs card)', () => {
     // Staging holds only what is being written now.
     expect(readdirSync(join(card, 'camd/staging/wide')).filter((f) => f.endsWith('.ts')).length).toBeLessThanOrEqual(2);
 
-  }, 90_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('event mode keeps pre-roll and post-roll around a detection; manual recording of the other lens; audio when enabled', async () => {
     const { b, card, exec, list } = await bootWithCard({ recording: { mode: 'event', preRollSeconds: 2, postRollSeconds: 2, audio: true } });
@@ -136,7 +141,7 @@ describe('recording on the card (real ffmpeg, tmpfs card)', () => {
     expect((await list()).length).toBeLessThanOrEqual(n + 1);
     expect((await list('ptz')).length).toBeLessThanOrEqual(m + 1);
     expect(b.sup.state.get().recording?.lenses.ptz).toMatchObject({ active: false, reasons: [] });
-  }, 90_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('after a crash of the whole daemon, segments left in staging are recovered at the next start (the cut one marked partial)', async () => {
     const first = await bootWithCard({ recording: { mode: 'continuous' } });
@@ -163,7 +168,7 @@ describe('recording on the card (real ffmpeg, tmpfs card)', () => {
     expect(probe(join(card, old[1]!.file)).packets).toBeGreaterThanOrEqual(12);
     expectConsistent(card, await list());
     expect(readdirSync(staging).filter((f) => f.startsWith(tag))).toEqual([]);
-  }, 90_000);
+  }, LONG_PROCESS_TEST_MS);
 
   it('retention deletes the oldest recordings first; full only when nothing is left to delete', async () => {
     const { b, card, events, list } = await bootWithCard({ recording: { mode: 'continuous', minFreePercent: 20 } }, '4m');
@@ -197,5 +202,5 @@ describe('recording on the card (real ffmpeg, tmpfs card)', () => {
     rmSync(join(card, 'filler2.bin'));
     await waitFor(() => b.sup.state.get().storage?.status === 'in-use', 10_000);
     await waitFor(() => b.sup.state.get().capture?.wide?.recording === true, 5000);
-  }, 90_000);
+  }, LONG_PROCESS_TEST_MS);
 });

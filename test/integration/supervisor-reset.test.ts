@@ -3,6 +3,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import type { CameraEvent } from '../../src/state/bus.js';
+import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 let booted: BootedSim | undefined;
 beforeEach(() => {
@@ -101,10 +105,15 @@ describe('RESET button on the sim board', () => {
     expect(changes).toEqual([]);
   });
 
-  it('factory-reset from the cloud needs a confirmation token', async () => {
+  it('factory-reset from the cloud needs physical presence (a short RESET press) and a confirmation token', async () => {
     booted = await bootSim();
     const { sup } = booted;
     await ownerSetUp(booted);
+    // A bound camera: the cloud alone may not wipe the owner's binding and Wi-Fi.
+    expect(await sup.ctx.commands.execute('factory-reset', {}, { source: 'cloud' })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(await sup.ctx.commands.execute('sim.press', { button: 'reset', ms: 300 }, { source: 'local' })).toMatchObject({ ok: true });
+    await vi.advanceTimersByTimeAsync(400);
+    expect(sup.state.get().presence.until).not.toBeNull();
     const first = await sup.ctx.commands.execute('factory-reset', {}, { source: 'cloud' });
     expect(first).toMatchObject({ ok: false, error: { code: 'confirmation_required', path: 'confirm' } });
     const wrong = await sup.ctx.commands.execute('factory-reset', { confirm: 'guess' }, { source: 'cloud' });

@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { bootSim } from '../harness/boot.js';
+import { PROCESS_TIMEOUTS, patience } from '../harness/wait.js';
+
+// Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
+vi.setConfig(PROCESS_TIMEOUTS);
 
 /** A real AF_UNIX datagram listener (Node has none): python3 prints each datagram on a line. */
 function listen(path: string) {
@@ -25,15 +29,15 @@ describe('sd_notify', () => {
     const dir = mkdtempSync(join(tmpdir(), 'camd-notify-'));
     const sock = join(dir, 'notify.sock');
     const l = listen(sock);
-    await vi.waitUntil(() => l.text().includes('LISTENING'), { timeout: 10_000 });
+    await vi.waitUntil(() => l.text().includes('LISTENING'), { timeout: patience(10_000) });
     const b = await bootSim({ env: { ...process.env, NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000' } });
     try {
-      await vi.waitUntil(() => l.text().includes('READY=1'), { timeout: 10_000 });
+      await vi.waitUntil(() => l.text().includes('READY=1'), { timeout: patience(10_000) });
       expect(l.text()).toMatch(/STATUS=running/);
       // 200 ms pings: wait for a couple on the real clock (bounded; the period is from the env).
-      await vi.waitUntil(() => (l.text().match(/WATCHDOG=1/g) ?? []).length >= 2, { timeout: 10_000 });
+      await vi.waitUntil(() => (l.text().match(/WATCHDOG=1/g) ?? []).length >= 2, { timeout: patience(10_000) });
       await b.dispose();
-      await vi.waitUntil(() => l.text().includes('STOPPING=1'), { timeout: 10_000 });
+      await vi.waitUntil(() => l.text().includes('STOPPING=1'), { timeout: patience(10_000) });
     } finally {
       await b.dispose();
       l.stop();

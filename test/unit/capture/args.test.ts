@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { captureArgs, needsReencode, type CaptureArgsInput } from '../../../src/capture/args.js';
-import { pushArgs, talkArgs } from '../../../src/live/args.js';
 
 const lens: CaptureArgsInput['lens'] = {
   source: { kind: 'file', path: '/media/clip.mp4', loop: true },
@@ -68,39 +67,4 @@ describe('capture ffmpeg arguments', () => {
   });
 });
 
-describe('live ffmpeg arguments', () => {
-  const url = new URL('rtmp://cloud.example/live/key');
-  const profile = { width: 640, height: 360, fps: 10, bitrateKbps: 600 };
-  it('mono at the source profile is copied; another profile is scaled and encoded', () => {
-    const copy = pushArgs({ inputs: [{ lens: 'wide', relay: '/run/r-wide.sock' }], url, profile, copy: true });
-    expect(copy.join(' ')).toContain('-f mpegts -i unix:/run/r-wide.sock');
-    expect(copy.join(' ')).toContain('-map 0:v -c:v copy');
-    expect(copy.slice(-3)).toEqual(['-f', 'flv', 'rtmp://cloud.example/live/key']);
-    const enc = pushArgs({ inputs: [{ lens: 'wide', relay: '/run/r-wide.sock' }], url, profile, copy: false });
-    expect(enc.join(' ')).toContain('-vf scale=640:360,fps=10 -c:v libx264');
-  });
-
-  it('sync stacks both lenses; the microphone rides along only when asked', () => {
-    const a = pushArgs({
-      inputs: [{ lens: 'wide', relay: '/w' }, { lens: 'ptz', relay: '/p' }],
-      url: new URL('srt://cloud.example:9000'),
-      profile,
-      copy: false,
-      audio: { kind: 'wav', file: '/mic.wav' },
-    });
-    expect(after(a, '-filter_complex')).toBe('[0:v]scale=-2:360[v0];[1:v]scale=-2:360[v1];[v0][v1]hstack=inputs=2,fps=10[v]');
-    expect(a.join(' ')).toContain('-map 2:a -c:a aac');
-    expect(a.slice(-3)).toEqual(['-f', 'mpegts', 'srt://cloud.example:9000']);
-    expect(pushArgs({ inputs: [{ lens: 'wide', relay: '/w' }], url, profile, copy: true }).join(' ')).not.toContain(':a');
-  });
-
-  it('talk reads network protocols only (file only for a file URL) and plays at the owner\'s volume', () => {
-    const a = talkArgs(new URL('https://cloud.example/voice.aac'), { kind: 'alsa', device: 'hw:0,0' }, 80);
-    expect(after(a, '-protocol_whitelist')).not.toContain('file');
-    expect(after(a, '-af')).toBe('volume=0.80');
-    expect(a.slice(-3)).toEqual(['-f', 'alsa', 'hw:0,0']);
-    const f = talkArgs(new URL('file:///tmp/a%20b.wav'), { kind: 'wav', file: '/tmp/speaker.wav' }, 100);
-    expect(after(f, '-i')).toBe('/tmp/a b.wav');
-    expect(after(f, '-protocol_whitelist')).toMatch(/^file,/);
-  });
-});
+// The live push and talk arguments are tested with the media URL policy: test/unit/live/args.test.ts.

@@ -7,6 +7,7 @@ import { silentLogging } from '../../../src/core/log.js';
 import { Outbox } from '../../../src/cloud/outbox/outbox.js';
 import type { OutRecord } from '../../../src/cloud/outbox/record.js';
 import type { CameraEvent, CameraEventKind } from '../../../src/state/bus.js';
+import { patience } from '../../harness/wait.js';
 
 const log = silentLogging().forComponent('outbox');
 let dir: string;
@@ -184,7 +185,8 @@ describe('outbox', () => {
       void o.append(e);
     }
     await o.flushed();
-    await vi.waitFor(() => expect(o.stats().dropped).toBeGreaterThan(0));
+    // Real fsyncs: a busy machine may take far longer than vi.waitFor's 1 s default.
+    await vi.waitFor(() => expect(o.stats().dropped).toBeGreaterThan(0), { timeout: patience(1_000) });
     await o.take(0); // queued behind the compaction: a barrier
     const stats = o.stats();
     expect(stats.bytes).toBeLessThanOrEqual(max);
@@ -221,7 +223,8 @@ describe('outbox', () => {
     const later = Array.from({ length: 2000 }, () => ev('alarm', { pad }));
     for (const e of later) void o.append(e);
     await o.flushed();
-    await vi.waitFor(() => expect(o.stats().dropped).toBeGreaterThan(0));
+    // Real fsyncs: a busy machine may take far longer than vi.waitFor's 1 s default.
+    await vi.waitFor(() => expect(o.stats().dropped).toBeGreaterThan(0), { timeout: patience(1_000) });
     for (const r of inflight) o.ack(r.seq);
     const recs = await drain(o, false);
     const got = recs.map((r) => JSON.parse(r.payload) as CameraEvent);

@@ -7,12 +7,14 @@ import { silentLogging } from '../../../src/core/log.js';
 import { ConfigStore } from '../../../src/config/store.js';
 import { ReportedSchema } from '../../../src/cloud/schema.js';
 import { SettingsSync } from '../../../src/cloud/settings-sync.js';
+import { CommandRegistry, type Refusal } from '../../../src/control/commands.js';
 
 const log = silentLogging().forComponent('cloud');
 let dir: string;
 let config: ConfigStore;
 let published: ReturnType<typeof ReportedSchema.parse>[];
 let sync: SettingsSync;
+let refusals: Refusal[];
 const tick = () => new Promise((r) => setImmediate(r));
 
 beforeEach(async () => {
@@ -20,7 +22,10 @@ beforeEach(async () => {
   config = new ConfigStore(join(dir, 'config.json'), log);
   await config.load();
   published = [];
-  sync = new SettingsSync({ clock: systemClock, config, log, connected: () => true, publish: async (p) => void published.push(ReportedSchema.parse(JSON.parse(p))) });
+  refusals = [];
+  const commands = new CommandRegistry(log);
+  commands.setPolicy({ presence: () => false, refused: (r) => void refusals.push(r) });
+  sync = new SettingsSync({ clock: systemClock, config, commands, log, connected: () => true, publish: async (p) => void published.push(ReportedSchema.parse(JSON.parse(p))) });
   sync.start();
 });
 afterEach(() => {
@@ -31,6 +36,30 @@ afterEach(() => {
 const desired = (doc: unknown, retain = false) => sync.handleDesired({ topic: 'camd/X/config/desired', payload: Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc)), retain });
 
 describe('settings sync', () => {
+  it('refuses a patch that would move the cloud link or allow local push targets: forbidden, nothing changed, refusal reported', async () => {
+    await config.patch({ cloud: { keepaliveSeconds: 60 } }, 'camctl');
+    await tick();
+    const before = JSON.stringify(config.get());
+    for (const doc of [
+      { cloud: { url: 'mqtt://203.0.113.9:1883', allowPlaintext: true } },
+      { audio: { volume: 20 }, cloud: { allowPlaintext: true } },
+      { live: { allowLocalTargets: true } },
+      { cloud: null },
+    ]) {
+      refusals.length = 0;
+      await desired(doc);
+      await tick();
+      expect(published.at(-1)!.lastDesired).toMatchObject({ result: 'rejected', error: { code: 'forbidden' } });
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]).toMatchObject({ source: 'cloud', command: 'config/desired' });
+      expect(JSON.stringify(config.get())).toBe(before);
+    }
+    // A full document that repeats the current (local-class) values changes nothing local: accepted.
+    await desired({ ...config.get(), audio: { ...config.get().audio, volume: 21 } });
+    await tick();
+    expect(published.at(-1)!.lastDesired).toMatchObject({ result: 'accepted', changed: ['audio.volume'] });
+  });
+
   it('applies a merge patch atomically and reports it once, with the full config', async () => {
     await desired({ $requestId: 'r1', audio: { volume: 20 }, lights: { human: { strobe: true } } });
     await tick();

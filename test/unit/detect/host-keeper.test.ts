@@ -10,6 +10,9 @@ import { HostKeeper, ModelFileError, type HostStatus, type KeptHost } from '../.
  */
 class FakeHost implements KeptHost {
   closed = false;
+  inFlight = 0;
+  /** Set to hold close() open, like a worker still finishing its run. */
+  hold: Promise<void> | undefined;
   private listeners = new Set<(err: Error) => void>();
   detect() {
     return null;
@@ -20,6 +23,7 @@ class FakeHost implements KeptHost {
   }
   async close(): Promise<void> {
     this.closed = true;
+    await this.hold;
   }
   die(message = 'worker exited with code 1'): void {
     for (const l of this.listeners) l(new Error(message));
@@ -173,5 +177,72 @@ describe('HostKeeper', () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(hosts).toHaveLength(1);
     expect(k.current).toBeNull();
+  });
+
+  it('stop() resolves only after the current host and a dead one still closing have both ended', async () => {
+    const hosts: FakeHost[] = [];
+    const { k } = keeper(async () => {
+      const h = new FakeHost();
+      hosts.push(h);
+      return h;
+    });
+    k.start();
+    await vi.advanceTimersByTimeAsync(0);
+    let endDead!: () => void;
+    hosts[0]!.hold = new Promise((r) => (endDead = r));
+    hosts[0]!.die();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(k.current).toBe(hosts[1]);
+    let endCurrent!: () => void;
+    hosts[1]!.hold = new Promise((r) => (endCurrent = r));
+    hosts[1]!.inFlight = 1;
+    let stopped = false;
+    void k.stop().then(() => (stopped = true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(hosts[1]!.closed).toBe(true);
+    endCurrent();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stopped).toBe(false); // the dead host's worker has not ended yet
+    endDead();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stopped).toBe(true);
+  });
+
+  it('stop() while a host is opening waits for it, then closes it before resolving', async () => {
+    let finishOpen!: (h: KeptHost) => void;
+    const h = new FakeHost();
+    let endClose!: () => void;
+    h.hold = new Promise((r) => (endClose = r));
+    const { k } = keeper(() => new Promise<KeptHost>((r) => (finishOpen = r)));
+    k.start();
+    let stopped = false;
+    void k.stop().then(() => (stopped = true));
+    await vi.advanceTimersByTimeAsync(0);
+    finishOpen(h);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.closed).toBe(true);
+    expect(stopped).toBe(false);
+    endClose();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stopped).toBe(true);
+    expect(k.current).toBeNull();
+  });
+
+  it('a host that fails to close is logged, and stop() still resolves', async () => {
+    const lines: string[] = [];
+    const h = new FakeHost();
+    h.hold = Promise.reject(new Error('inference worker did not stop within 10000 ms: terminated'));
+    h.hold.catch(() => undefined);
+    const k = new HostKeeper({
+      open: async () => h,
+      clock: systemClock,
+      log: pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }),
+      onChange: () => undefined,
+    });
+    k.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await k.stop();
+    expect(lines.join('')).toContain('did not stop within 10000 ms');
+    expect(lines.some((l) => JSON.parse(l).msg === 'object detector stopped')).toBe(true);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { initialState, type CamState } from '../../../src/state/store.js';
-import { LED_PRIORITY, ledPattern, type LedStateName } from '../../../src/indicator/policy.js';
+import { LED_PRIORITY, ledPattern, type LedCondition, type LedTest } from '../../../src/indicator/policy.js';
 
-type Cond = Exclude<LedStateName, 'off'>;
+type Cond = LedCondition;
 
 /** A state in which exactly the given conditions hold. */
 function stateWith(conds: Cond[]): CamState {
@@ -62,15 +62,51 @@ describe('LED policy', () => {
     expect(p.reason).toMatch(/broker unreachable/);
   });
 
-  it('sleep mode hides live view', () => {
+  it('a counted viewer shows in sleep mode too (the LED may over-report a viewer, never under-report one)', () => {
     const s = stateWith(['live-view']);
     s.sleeping = true;
-    expect(ledPattern(s).state).toBe('working');
+    expect(ledPattern(s)).toMatchObject({ state: 'live-view', color: 'blue', mode: 'solid' });
   });
 
-  it('disabled indicator is dark except while starting', () => {
+  it('disabled indicator is dark except while starting and during a live view', () => {
     expect(ledPattern(stateWith(['camera-exception']), false).mode).toBe('off');
+    expect(ledPattern(stateWith(['provisioning']), false)).toMatchObject({ state: 'off', reason: 'indicator disabled in settings' });
     expect(ledPattern(stateWith(['starting']), false).state).toBe('starting');
+    expect(ledPattern(stateWith(['live-view', 'camera-exception']), false)).toMatchObject({ state: 'live-view', color: 'blue', mode: 'solid' });
+  });
+
+  // Privacy invariant: every combination of the other conditions, the owner's switch and every
+  // LED test the command accepts — a live view (not booting) is always solid blue.
+  const TESTS: (LedTest | undefined)[] = [undefined];
+  for (const color of ['red', 'blue', 'off'] as const) for (const mode of ['solid', 'slow', 'fast'] as const) TESTS.push({ color, mode });
+  const others: Cond[] = ['camera-exception', 'provisioning', 'network-exception'];
+  const subsets = others.reduce<Cond[][]>((acc, c) => [...acc, ...acc.map((x) => [...x, c])], [[]]);
+  it('live view is solid blue whatever else holds, whatever the owner switch and whatever LED test runs', () => {
+    let n = 0;
+    for (const extra of subsets) {
+      for (const enabled of [true, false]) {
+        for (const test of TESTS) {
+          const s = stateWith(['live-view', ...extra]);
+          for (const sleeping of [false, true]) {
+            s.sleeping = sleeping;
+            expect(ledPattern(s, enabled, test), JSON.stringify({ extra, enabled, test, sleeping })).toMatchObject({ state: 'live-view', color: 'blue', mode: 'solid' });
+            n++;
+          }
+        }
+      }
+    }
+    expect(n).toBe(8 * 2 * 10 * 2);
+  });
+
+  it('starting beats a live view and a test; a test beats faults and the disabled switch', () => {
+    expect(ledPattern(stateWith(['starting', 'live-view']), false, { color: 'off', mode: 'solid' }).state).toBe('starting');
+    for (const extra of subsets) {
+      for (const enabled of [true, false]) {
+        const s = stateWith(extra);
+        expect(ledPattern(s, enabled, { color: 'red', mode: 'fast' })).toEqual({ state: 'test', color: 'red', mode: 'fast', reason: 'LED test' });
+        expect(ledPattern(s, enabled, { color: 'off', mode: 'slow' })).toMatchObject({ state: 'test', color: 'off', mode: 'off' });
+      }
+    }
   });
 
   it('off while stopping', () => {
