@@ -130,7 +130,7 @@ process.once('exit', () => killStragglers());
 
 /**
  * A watchdog per fleet root: a shell that outlives a test worker killed by a timeout (which runs
- * no cleanup at all) and then SIGKILLs the daemons listed in `<root>/pids`. Without it a killed
+ * no cleanup at all) and then SIGKILLs the daemons listed in `<root>/pids` and removes `root`. Without it a killed
  * worker leaves its daemons running, reparented to init. releaseGuard() disarms it.
  */
 const guards = new Map<string, { file: string; proc: ChildProcess }>();
@@ -140,7 +140,8 @@ function guard(root: string, pid: number): void {
   if (!g) {
     const file = join(root, 'pids');
     writeFileSync(file, '');
-    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; [ -s '${file}' ] && kill -9 $(cat '${file}') 2>/dev/null; exit 0`;
+    // After the kill, the fleet's directory goes too (afterAll, which would remove it, never ran).
+    const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 2; done; [ -s '${file}' ] && kill -9 $(cat '${file}') 2>/dev/null; sleep 1; rm -rf '${root}'; exit 0`;
     const proc = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' });
     proc.unref();
     g = { file, proc };
