@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alarmService } from '../../src/alarm/service.js';
@@ -18,6 +18,7 @@ import { startMosquitto, type Broker } from '../harness/mosquitto.js';
 import { removeTestDirs, smallBoard, testDir } from '../unit/capture/media-fixture.js';
 import { freePort, Receiver } from '../unit/capture/receiver-fixture.js';
 import { CloudClient, until } from './cloud-helpers.js';
+import { childListeners } from './live-fixtures.js';
 
 /**
  * The trust-boundary attack list (README "Who may do what"), replayed from the cloud side over a
@@ -72,54 +73,6 @@ afterAll(async () => {
   await broker?.dispose();
   removeTestDirs();
 }, 60_000);
-
-/** Inodes of listening TCP sockets and bound UDP sockets on this machine. */
-function listeningInodes(): Set<string> {
-  const out = new Set<string>();
-  for (const [file, listenState] of [['tcp', '0A'], ['tcp6', '0A'], ['udp', '07'], ['udp6', '07']] as const) {
-    let text = '';
-    try {
-      text = readFileSync(`/proc/net/${file}`, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 9 && f[3] === listenState) out.add(f[9]!);
-    }
-  }
-  return out;
-}
-
-/** Listening sockets held by the children of this process (the daemon's ffmpeg and friends). */
-function childListeners(): string[] {
-  const inodes = listeningInodes();
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let ppid: string | undefined;
-    try {
-      ppid = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1];
-    } catch {
-      continue;
-    }
-    if (ppid !== String(process.pid)) continue;
-    let fds: string[] = [];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m && inodes.has(m[1]!)) found.push(`${pid}:${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 120)}`);
-      } catch {
-        // the process or fd went away meanwhile
-      }
-    }
-  }
-  return found;
-}
 
 interface Snapshot {
   config: string;
