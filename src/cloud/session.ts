@@ -150,9 +150,8 @@ export class Session {
     this.client = undefined;
     this.generation++;
     if (client && this.phase === 'online') {
-      if (Object.keys(client.outgoing).length > 0) {
-        await this.within(new Promise<boolean>((r) => client.once('outgoingEmpty', () => r(true))), false, 1000);
-      }
+      // mqtt.js emits 'outgoingEmpty' only once end() has begun, so watch the acks ourselves.
+      await this.within(drained(client), false, 1000);
       // Only if the session's will is that very announcement; otherwise say it ourselves.
       const will = client.options.will;
       const willIsOffline = !!will && will.topic === offline.topic && Buffer.from(will.payload).toString() === offline.payload;
@@ -170,13 +169,16 @@ export class Session {
     this.setPhase('stopped');
   }
 
-  /** `p`, or `fallback` after `ms` on the injected clock (shutdown must not hang on a dead link). */
+  /**
+   * `p`, or `fallback` after `ms` (shutdown must not hang on a dead link). Real time, not the
+   * injected clock: this bounds a socket's I/O, which a test's frozen clock does not drive.
+   */
   private async within<T>(p: Promise<T>, fallback: T, ms: number): Promise<T> {
-    let timer: TimerHandle | undefined;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await Promise.race([p, new Promise<T>((r) => (timer = this.clock.setTimeout(() => r(fallback), ms)))]);
+      return await Promise.race([p, new Promise<T>((r) => (timer = setTimeout(() => r(fallback), ms)))]);
     } finally {
-      this.clock.clearTimeout(timer);
+      clearTimeout(timer);
     }
   }
 
@@ -281,4 +283,21 @@ export class Session {
 function describe(err: Error & { code?: unknown }): string {
   const code = typeof err.code === 'string' ? `${err.code}: ` : '';
   return `${code}${err.message}`.slice(0, 300);
+}
+
+/** Resolves once every in-flight QoS 1 publish of `client` is acknowledged (or at once if none is). */
+function drained(client: MqttClient): Promise<boolean> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (Object.keys(client.outgoing).length > 0) return;
+      client.off('packetreceive', later);
+      client.off('close', check);
+      resolve(true);
+    };
+    // 'packetreceive' fires before mqtt.js handles the packet: look once the ack is processed.
+    const later = (): void => void setImmediate(check);
+    client.on('packetreceive', later);
+    client.on('close', check);
+    check();
+  });
 }
