@@ -198,7 +198,7 @@ describe('1. someone watches live ⇒ the LED is solid blue', () => {
 
   // Skipped: hangs since the harness waits (test/harness/wait.ts) went to real timers under fake
   // timers; its bound is also proved by security-attacks.test.ts and test/unit/indicator. To fix next.
-  it.skip('led.test is bounded and does not stack; a live view that begins ends a running test at once', async () => {
+  it('led.test is bounded and does not stack; a live view that begins ends a running test at once', async () => {
     const clock = new ManualClock();
     const r = await boot({ services: [controlServer, coreCommands, cloudService, indicatorService], clock });
     // The manual clock stood still during boot (solid red at this very instant): move on first.
@@ -495,7 +495,7 @@ describe('4. the siren, strobes and spotlight switched by hand have a bounded on
   });
 
   // Skipped for the same hang as the led.test case above; the cap is unit-tested in test/unit/alarm/holds.test.ts.
-  it.skip('alarm.start restarted in a loop still ends 900 s after it began', async () => {
+  it('alarm.start restarted in a loop still ends 900 s after it began', async () => {
     const clock = new ManualClock();
     const r = await bootAlarm(clock);
     const t0 = clock.now();
