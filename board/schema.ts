@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { describeIssue } from '../src/core/schema-util.js';
-import { ConfigSchema, defaultConfig } from '../src/config/schema.js';
-import { mergePatch } from '../src/config/merge.js';
+import { describeIssue } from './zod-issue.js';
 
 /**
  * The board file: which pins, buses, devices, video sources and timings this hardware has.
@@ -232,7 +230,8 @@ export const BoardSchema = z
       .strict(),
     /**
      * Factory defaults this board changes (a merge patch over the config schema's defaults):
-     * the sim board points the cloud link at a local plaintext broker. Validated at start.
+     * the sim board points the cloud link at a local plaintext broker. Validated against the config
+     * schema when the daemon builds its config store (src/config/store.ts): board/ knows no daemon schema.
      */
     configDefaults: z.record(z.string(), z.unknown()).default({}),
     paths: z
@@ -266,11 +265,6 @@ export const BoardSchema = z
       if (other) ctx.addIssue({ code: 'custom', message: `GPIO line ${line} is already used by ${other}`, path: where.split('.') });
       used.set(line, where);
     }
-    const cfg = ConfigSchema.safeParse(mergePatch(defaultConfig(), b.configDefaults));
-    if (!cfg.success) {
-      const issue = cfg.error.issues[0]!;
-      ctx.addIssue({ code: 'custom', message: issue.message, path: ['configDefaults', ...issue.path] });
-    }
     const simOnly = b.backend === 'sim';
     if (simOnly !== (b.gpio.backend === 'sim') || simOnly !== (b.i2c.backend === 'sim') || simOnly !== (b.serial.backend === 'sim')) {
       ctx.addIssue({ code: 'custom', message: `backend "${b.backend}" needs every bus backend to match (sim ↔ sim)`, path: ['backend'] });
@@ -278,6 +272,7 @@ export const BoardSchema = z
   });
 
 export type Board = z.infer<typeof BoardSchema>;
+/** @public A board file as written by hand (before defaults), for tools that generate one. */
 export type BoardInput = z.input<typeof BoardSchema>;
 export type LensName = keyof Board['video'];
 export const LENSES = ['wide', 'ptz'] as const satisfies readonly LensName[];

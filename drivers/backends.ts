@@ -8,7 +8,25 @@ import type { I2cBus } from './i2c/types.js';
 import { openSerialPortLink } from './serial/serialport.js';
 import type { SerialLink } from './serial/types.js';
 import { SimBoard, type SimReceiver } from './sim-board.js';
-import type { HardwareContext, HardwareOptions } from './hardware.js';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
+
+/** What the hardware layer is given by its host (defined here, beside the backends that use it first). */
+export interface HardwareContext {
+  clock: Clock;
+  log: (component: string) => Logger;
+}
+
+export interface HardwareOptions {
+  /**
+   * Sim boards only: parts that fail to open the way a dead part would: their GPIO line refuses
+   * to open, the light sensor NACKs, a PTZ receiver stays silent (which costs one
+   * board.ptz.replyTimeoutMs on the clock at open: advance fake timers for it).
+   */
+  simFailParts?: PartName[];
+  timelineCapacity?: number;
+}
+
 
 /**
  * The buses the parts are opened on, chosen by the board file: the sim twins or the real

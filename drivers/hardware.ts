@@ -1,6 +1,4 @@
-import type { Logger } from 'pino';
 import type { Board } from '../board/schema.js';
-import type { Clock } from '../src/core/clock.js';
 import { openBackends, type Backends } from './backends.js';
 import { TwoLineStatusLed } from './devices/status-led.js';
 import { openStrobe } from './devices/strobe.js';
@@ -17,20 +15,9 @@ import type { DigitalIn, DigitalOut } from './gpio/types.js';
 import type { SimBoard } from './sim-board.js';
 import type { Timeline } from './timeline.js';
 
-export interface HardwareContext {
-  clock: Clock;
-  log: (component: string) => Logger;
-}
+import type { HardwareContext, HardwareOptions } from './backends.js';
 
-export interface HardwareOptions {
-  /**
-   * Sim boards only: parts that fail to open the way a dead part would: their GPIO line refuses
-   * to open, the light sensor NACKs, a PTZ receiver stays silent (which costs one
-   * board.ptz.replyTimeoutMs on the clock at open: advance fake timers for it).
-   */
-  simFailParts?: PartName[];
-  timelineCapacity?: number;
-}
+export type { HardwareContext, HardwareOptions };
 
 export interface Hardware {
   parts: Parts;

@@ -1,5 +1,5 @@
 import type { Board } from '../board/schema.js';
-import { sleep, type Clock } from '../src/core/clock.js';
+import { sleep, type Clock } from './clock.js';
 import { PelcoDTwin } from './devices/pelco-d-twin.js';
 import { SimGpioChip } from './gpio/sim.js';
 import type { Level } from './gpio/types.js';

@@ -1,4 +1,4 @@
-import type { Clock } from '../src/core/clock.js';
+import type { Clock } from './clock.js';
 
 /**
  * What the simulated board did, in order, with timestamps from the injected clock: every GPIO
@@ -85,7 +85,7 @@ export class Timeline {
   }
 
   record(r: TimelineRecord): TimelineEntry {
-    const entry = { ...r, t: this.clock.now() } as TimelineEntry;
+    const entry = { ...r, t: this.clock.now() };
     if (this.buf.length < this.capacity) {
       this.buf.push(entry);
     } else {

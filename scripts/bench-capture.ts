@@ -10,13 +10,13 @@
  *  - time from sleep-off to the first tap frame of each lens.
  * The soak is 30 s by default, 10 min with BENCH_SOAK=1 (BENCH_SOAK_SECONDS overrides).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LENSES, loadBoard, type LensName } from '../board/schema.js';
-import { captureServices } from '../src/capture/services.js';
+import { captureServices } from '../src/services.js';
 import { coreCommands } from '../src/supervisor/core-commands.js';
 import { Supervisor } from '../src/supervisor/supervisor.js';
 import type { RecordingEntry } from '../src/storage/recording-index.js';

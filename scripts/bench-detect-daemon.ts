@@ -13,13 +13,12 @@
  * Run alone: `node --import tsx scripts/bench-detect-daemon.ts`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LENSES, loadBoard, type Board } from '../board/schema.js';
-import { captureServices } from '../src/capture/services.js';
-import { detectionService } from '../src/detect/service.js';
+import { captureServices, detectionService } from '../src/services.js';
 import type { CameraEvent } from '../src/state/bus.js';
 import { coreCommands } from '../src/supervisor/core-commands.js';
 import type { ServiceFactory } from '../src/supervisor/service.js';

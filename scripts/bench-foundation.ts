@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadBoard } from '../board/schema.js';
@@ -20,7 +20,7 @@ async function bootOnce(idleMs: number, disable: string[] = []): Promise<{ bootM
   try {
     const bootMs = await new Promise<number>((res, rej) => {
       let buf = '';
-      proc.stdout!.on('data', (d: Buffer) => {
+      proc.stdout.on('data', (d: Buffer) => {
         buf += d.toString();
         if (buf.includes('"msg":"camd running"')) res(performance.now() - t0);
       });

@@ -1,4 +1,4 @@
-import { sleep, type Clock } from '../../src/core/clock.js';
+import { sleep, type Clock } from '../clock.js';
 import type { DigitalOut } from '../gpio/types.js';
 import type { IrCut } from './types.js';
 

@@ -1,4 +1,4 @@
-import { sleep, type Clock } from '../../src/core/clock.js';
+import { sleep, type Clock } from '../clock.js';
 import type { I2cBus } from '../i2c/types.js';
 import type { LightSensor } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/core/clock.js';
+import type { Clock } from '../clock.js';
 import type { SerialLink } from '../serial/types.js';
 import { interpret, MAX_SPEED, pelcoD, PelcoDParser, type PelcoDFrame } from './pelco-d.js';
 import type { AxisPosition } from './types.js';

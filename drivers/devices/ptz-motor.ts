@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../../src/core/clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import { HardwareError } from '../errors.js';
 import type { SerialLink } from '../serial/types.js';
 import { EXT, interpret, pelcoD, PelcoDParser, type PelcoDFrame } from './pelco-d.js';

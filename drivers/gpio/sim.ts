@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../src/core/clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import { HardwareError } from '../errors.js';
 import type { Timeline } from '../timeline.js';
 import type { DigitalIn, DigitalOut, GpioChip, InputOptions, Level, OutputOptions } from './types.js';

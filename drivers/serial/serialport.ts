@@ -57,7 +57,7 @@ export async function openSerialPortLink(
 async function defaultFactory(): Promise<PortFactory> {
   // Loaded on demand: the native binding is only needed on a board with a real UART.
   const { SerialPort } = await import('serialport');
-  return (o) => new SerialPort(o) as unknown as PortLike;
+  return (o) => new SerialPort(o);
 }
 
 function callback(run: (cb: (err: Error | null) => void) => void): Promise<void> {

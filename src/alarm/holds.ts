@@ -1,3 +1,4 @@
+import type { DetectionType } from '../domain/types.js';
 import type { Tone } from './pattern.js';
 
 /**
@@ -17,8 +18,6 @@ import type { Tone } from './pattern.js';
  * new request starts a new one. This is the one place every output goes through, so no command
  * can bypass the bound (see bounds.ts for the caps).
  */
-export type DetectionType = 'human' | 'vehicle' | 'change';
-export const DETECTION_TYPES: readonly DetectionType[] = ['human', 'vehicle', 'change'];
 export type HoldSource = 'manual' | 'app' | 'hand' | DetectionType;
 /** `strobe` = the alternating pair; `strobeRed`/`strobeBlue` = one line held steady by hand. */
 export type Output = 'strobe' | 'strobeRed' | 'strobeBlue' | 'siren' | 'spotlight';

@@ -91,7 +91,7 @@ export class PatternPlayer<C extends string> {
     this.running = false;
     this.clock.clearTimeout(this.timer);
     this.timer = undefined;
-    for (const part of Object.values(this.parts) as (OnOffPart | undefined)[]) this.write(part, false);
+    for (const part of Object.values<OnOffPart | undefined>(this.parts)) this.write(part, false);
   }
 
   private apply(levels: Record<C, boolean>): void {

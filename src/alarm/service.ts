@@ -4,12 +4,13 @@ import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
-import { NoArgs } from '../control/commands.js';
-import { sleepGate } from '../privacy/sleep-gate.js';
-import type { CameraEvent } from '../state/bus.js';
+import { NoArgs } from '../commands/registry.js';
+import type { DetectionEpisode } from '../domain/episode.js';
+import { DETECTION_TYPES } from '../domain/types.js';
+import { sleepGate } from '../state/sleep-gate.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { holdCapMs } from './bounds.js';
-import { DETECTION_TYPES, Holds, type DetectionType, type HoldSource, type Output } from './holds.js';
+import { Holds, type HoldSource, type Output } from './holds.js';
 import { AlarmOutputs } from './outputs.js';
 import type { Tone } from './pattern.js';
 import type { AlarmState } from './types.js';
@@ -17,13 +18,12 @@ import './types.js';
 
 type StopReason = 'command' | 'timeout' | 'sleep' | 'shutdown' | 'settings';
 
-const DETECTION_START = /^(human|vehicle|change)\.start$/;
 const FAULT_ID = 'alarm.spotlight';
 
 /**
  * The camera's deterrents: red/blue strobes, siren and spotlight.
  *
- * - A detection `<type>.start` runs that type's light and audio settings (strobes for
+ * - A `detection.episode` start runs that type's light and audio settings (strobes for
  *   strobeSeconds, spotlight for spotlightSeconds, siren with its tone for sirenSeconds). An
  *   alert whose setting is off does nothing; a repeated detection extends, never shortens.
  * - `alarm.start` = siren + alternating strobes until `alarm.stop` or the timeout.
@@ -67,12 +67,13 @@ export class AlarmService implements Service {
     const missing = this.outputs.missing();
     if (missing.length) this.log.warn({ missing }, 'alarm parts missing: the alarm runs with the rest');
 
-    ctx.bus.on(this, 'camera.event', (e) => this.onCameraEvent(e));
+    // The typed episode, at once: the siren does not wait for the cloud record's snapshot.
+    ctx.bus.on(this, 'detection.episode', (e) => this.onEpisode(e));
     this.unsubscribers.push(
-      ctx.state.subscribe((s, changed) => {
+      ctx.state.subscribe(this, (s, changed) => {
         if (changed.has('sleeping') && s.sleeping) this.clearAll('sleep');
       }),
-      ctx.config.onChange((cfg, paths) => {
+      ctx.config.onChange(this, (cfg, paths) => {
         if (paths.some((p) => /^(lights|audio|alarm)\./.test(p))) this.onSettings(cfg);
       }),
     );
@@ -112,7 +113,7 @@ export class AlarmService implements Service {
         this.holds.set('strobe', { source: 'manual', until, since: now }, { replace: true });
         this.holds.set('siren', { source: 'manual', until, since: now, tone: 'siren' }, { replace: true });
         this.log.info({ until, seconds }, 'alarm started by command');
-        this.reconcile('command');
+        void this.reconcile('command').catch(() => undefined); // a part that fails is shown in the state
         return this.snapshot();
       },
     });
@@ -124,7 +125,7 @@ export class AlarmService implements Service {
       handler: () => {
         for (const src of ['manual', 'hand', ...DETECTION_TYPES] as const) this.holds.releaseSource(src);
         this.log.info('alarm stopped by command');
-        this.reconcile('command');
+        void this.reconcile('command').catch(() => undefined); // a part that fails is shown in the state
         return this.snapshot();
       },
     });
@@ -194,16 +195,14 @@ export class AlarmService implements Service {
     void this.reconcile('command').catch(() => undefined);
   }
 
-  private onCameraEvent(e: CameraEvent): void {
-    if (e.kind !== 'detection' || this.stopped) return;
-    const m = DETECTION_START.exec(e.type);
-    if (!m) return;
-    const type = m[1] as DetectionType;
+  private onEpisode(e: DetectionEpisode): void {
+    if (e.phase !== 'start' || this.stopped) return;
+    const { type } = e;
     const cfg = this.ctx.config.get();
     if (this.ctx.state.get().sleeping) return;
     // Within the detection cooldown: reported to the cloud, but no lights and no siren again.
-    if (e.data?.alert === false) {
-      this.log.debug({ type, event: e.id }, 'detection within cooldown: no alert');
+    if (!e.alert) {
+      this.log.debug({ type, episode: e.id }, 'detection within cooldown: no alert');
       return;
     }
     if (cfg.alarm.maintenance) {
@@ -220,7 +219,7 @@ export class AlarmService implements Service {
       this.holds.set('spotlight', { source: type, until: now + light.spotlightSeconds * 1000, since: now, brightness: cfg.lights.spotlightBrightness });
     }
     if (audio.siren && audio.sirenSeconds > 0) this.holds.set('siren', { source: type, until: now + audio.sirenSeconds * 1000, since: now, tone: audio.tone });
-    this.log.info({ type, lens: e.lens, event: e.id }, 'detection alert');
+    this.log.info({ type, lens: e.lens, episode: e.id }, 'detection alert');
     void this.reconcile('timeout').catch(() => undefined);
   }
 
@@ -324,8 +323,8 @@ export class AlarmService implements Service {
   }
 
   private failureText(parts: string[], named = true): string {
-    const f = this.ctx.hardware.failures as Record<string, unknown>;
-    return parts.map((p) => `${named ? `${p}: ` : ''}${f[p] === undefined ? 'not on this board' : String(f[p])}`).join('; ');
+    const f = this.ctx.hardware.failures as Record<string, string | undefined>;
+    return parts.map((p) => `${named ? `${p}: ` : ''}${f[p] ?? 'not on this board'}`).join('; ');
   }
 }
 

@@ -21,21 +21,9 @@ export interface AlarmState {
   offAt: { strobes: number | null; siren: number | null; spotlight: number | null };
 }
 
-export type LightSource = 'spotlight' | 'strobe' | 'ircut';
-
 declare module '../state/store.js' {
   interface CamState {
     alarm?: AlarmState;
   }
 }
 
-declare module '../state/bus.js' {
-  interface BusEvents {
-    /**
-     * Sent just before the camera switches a light it owns, so the change detector ignores the
-     * image change the camera itself causes. For `strobe`, on=true means "flashing from now until
-     * a matching on=false". `ts` is the clock time of the switch.
-     */
-    'lights.changing': { source: LightSource; on: boolean; ts: number };
-  }
-}

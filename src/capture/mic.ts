@@ -2,13 +2,13 @@ import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Board } from '../../board/schema.js';
 import type { AudioSource } from './args.js';
-import type { ProcessSet } from './proc.js';
+import type { OnceRunner } from '../supervisor/runner.js';
 
 /**
  * The microphone as an ffmpeg input. On the sim board it is a WAV file; when the file is missing
  * a 10 s, 16 kHz mono 440 Hz tone is generated once so there is real audio to carry.
  */
-export async function microphone(board: Board, procs: ProcessSet): Promise<AudioSource> {
+export async function microphone(board: Board, procs: OnceRunner): Promise<AudioSource> {
   const mic = board.audio.microphone;
   if (mic.alsa) return { kind: 'alsa', device: mic.alsa };
   const file = mic.wavFile!;

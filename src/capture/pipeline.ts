@@ -130,6 +130,8 @@ export class LensPipeline {
       await this.rgbServer.listen();
     }
 
+    // The runner reads `args` at every (re)spawn, through a getter that needs this pipeline.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
     this.runner = deps.spawnChild({
       name: `capture.${deps.lens}`,

@@ -6,17 +6,17 @@ import { z } from 'zod';
 import { LENSES } from '../../board/schema.js';
 import type { TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
+import { OnceRunner, type OnceChild, type OnceSpec } from '../supervisor/runner.js';
 import type { Context, Service } from '../supervisor/service.js';
-import { CardLayout } from '../storage/layout.js';
+import { CardLayout } from '../domain/card-layout.js';
 import { microphone } from './mic.js';
-import { sleepGate, type SleepGate } from '../privacy/sleep-gate.js';
+import { sleepGate, type SleepGate } from '../state/sleep-gate.js';
 import { LensPipeline, snapshotPath, type PipelineSettings } from './pipeline.js';
-import { ProcessSet, type OnceProcess, type OnceSpec } from './proc.js';
 import { RelayHub, relayPath } from './relay.js';
 import { leftoverSegments, runTags } from './segments.js';
 import { EVENT_ID_RE, keepPanorama, takeSnapshot } from './snapshot.js';
-import type { FramePair } from './tap.js';
-import type { LensCaptureState, LensName } from './types.js';
+import { tapFrame, tapWithDemands, type FramePair } from './tap.js';
+import type { LensCaptureState, LensName, TapDemand } from './types.js';
 import { sweep360 } from './view360.js';
 import './types.js';
 
@@ -36,15 +36,15 @@ interface Running {
  * stitch): refused while the camera sleeps, so a sweep that was running when sleep began cannot
  * take its next shot; the running ones are stopped when sleep is asked for.
  */
-class LensProcessSet extends ProcessSet {
+class LensProcessSet extends OnceRunner {
   constructor(
-    deps: ConstructorParameters<typeof ProcessSet>[0],
+    deps: ConstructorParameters<typeof OnceRunner>[0],
     private readonly gate: SleepGate,
   ) {
     super(deps);
   }
 
-  override start(spec: OnceSpec): OnceProcess {
+  override start(spec: OnceSpec): OnceChild {
     if (this.gate.asleep()) throw new CamdError('unavailable', `the camera is in sleep mode (${spec.name} not started)`);
     return super.start(spec);
   }
@@ -66,34 +66,37 @@ export class CaptureService implements Service {
   private queue: Promise<unknown> = Promise.resolve();
   private statsTimer: TimerHandle | undefined;
   private readonly unsubs: (() => void)[] = [];
-  private readonly procs: ProcessSet;
+  private readonly procs: OnceRunner;
   private readonly sleep: SleepGate;
   private readonly lensProcs: LensProcessSet;
   private readonly lastDelivered = new Map<LensName, { n: number; at: number }>();
   private readonly segments = new Map<LensName, { n: number; at: number }>();
+  /** Readers' demands for a larger gray plane (`capture.tap.demand`), by owner. */
+  private readonly tapDemands = new Map<string, TapDemand>();
   private view360Busy = false;
   private stopped = false;
   private readonly log: Logger;
 
   constructor(private readonly ctx: Context) {
     this.log = ctx.log('capture');
-    this.procs = new ProcessSet({ log: this.log, clock: ctx.clock });
+    this.procs = new OnceRunner({ log: this.log, clock: ctx.clock, state: ctx.state });
     this.sleep = sleepGate(ctx);
-    this.lensProcs = new LensProcessSet({ log: this.log, clock: ctx.clock }, this.sleep);
+    this.lensProcs = new LensProcessSet({ log: this.log, clock: ctx.clock, state: ctx.state }, this.sleep);
   }
 
   async start(): Promise<void> {
     const { ctx } = this;
     this.registerCommands();
+    ctx.bus.on(this, 'capture.tap.demand', (d) => this.onTapDemand(d));
     this.unsubs.push(
-      ctx.config.onChange((_cfg, paths) => {
+      ctx.config.onChange(this, (_cfg, paths) => {
         if (paths.some((p) => /^(capture\.|lenses\.[a-z]+\.orientation|recording\.(segmentSeconds|audio))/.test(p))) void this.reconcile('settings changed');
       }),
       // Sleep asked for: a 360° sweep's running shot or stitch stops at once (no new one starts).
       this.sleep.onChange((asleep) => {
         if (asleep) void this.lensProcs.stopAll();
       }),
-      ctx.state.subscribe((s, changed) => {
+      ctx.state.subscribe(this, (s, changed) => {
         if (!changed.has('storage')) return;
         const recording = s.storage?.status === 'in-use';
         if ([...this.running.values()].some((r) => r.pipeline.recording !== recording)) void this.reconcile(`card ${s.storage?.status ?? 'unknown'}`);
@@ -193,7 +196,7 @@ export class CaptureService implements Service {
         this.log.error({ lens, err: errorMessage(err) }, 'microphone unavailable; recording without audio');
       }
     }
-    return { lens: ctx.board.video[lens], orientation: cfg.lenses[lens].orientation, tap: cfg.capture.tap, recording, audio };
+    return { lens: ctx.board.video[lens], orientation: cfg.lenses[lens].orientation, tap: this.tapFor(lens), recording, audio };
   }
 
   private async relay(lens: LensName): Promise<RelayHub> {
@@ -236,10 +239,31 @@ export class CaptureService implements Service {
     });
   }
 
+  /** One bus event per frame, both planes in it; the pair's buffers return to the pools when the handlers have run. */
   private emitFrames(lens: LensName, pair: FramePair, tap: PipelineSettings['tap']): void {
-    const { bus } = this.ctx;
-    bus.emit('capture.frame', { lens, ts: pair.ts, seq: pair.seq, width: tap.width, height: tap.height, format: 'gray', data: pair.gray });
-    if (pair.rgb) bus.emit('capture.frame', { lens, ts: pair.ts, seq: pair.seq, width: tap.rgbWidth, height: tap.rgbHeight, format: 'rgb24', data: pair.rgb });
+    this.ctx.bus.emit('capture.frame', tapFrame(lens, pair, tap));
+  }
+
+  /** The tap this lens's pipeline should run with: the config's, gray plane enlarged for the readers that demand it. */
+  private tapFor(lens: LensName): PipelineSettings['tap'] {
+    const demands = [...this.tapDemands.values()].flatMap((d) => (d.lens === lens && d.gray ? [d.gray] : []));
+    return tapWithDemands(this.ctx.config.get().capture.tap, demands, this.ctx.board.video[lens]);
+  }
+
+  /**
+   * A reader wants a larger gray plane (or no longer). Only a change of what the pipelines would
+   * run with restarts one (reconcile compares the settings), so an owner may repeat its demand.
+   * Sleep wins: reconcile runs no pipeline while asleep whatever is demanded; the demand only
+   * shapes the pipeline that starts on waking.
+   */
+  private onTapDemand(d: TapDemand): void {
+    const before = this.tapFor(d.lens);
+    if (d.gray) this.tapDemands.set(d.owner, d);
+    else this.tapDemands.delete(d.owner);
+    const after = this.tapFor(d.lens);
+    if (before.width === after.width && before.height === after.height) return;
+    this.log.info({ lens: d.lens, owner: d.owner, gray: { width: after.width, height: after.height } }, 'tap gray plane resized on demand');
+    void this.reconcile(`tap demand of ${d.owner}`);
   }
 
   /** Segments a previous life of the daemon left in staging (crash, power cut): handed to the recorder. */
@@ -364,7 +388,7 @@ export class CaptureService implements Service {
     try {
       const t0 = ctx.clock.now();
       const { file, positions } = await sweep360(
-        { ptz, board: ctx.board, clock: ctx.clock, procs: this.lensProcs, workDir, ptzSnapshot: pipeline.snapshotFile, sim: !!ctx.hardware.sim },
+        { head: ctx.ports.head, board: ctx.board, clock: ctx.clock, procs: this.lensProcs, workDir, ptzSnapshot: pipeline.snapshotFile, sim: !!ctx.hardware.sim },
         shots,
       );
       const inUse = ctx.state.get().storage?.status === 'in-use';

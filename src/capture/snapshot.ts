@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.js';
 import { CamdError } from '../core/errors.js';
-import { CardLayout, dayOf } from '../storage/layout.js';
+import { CardLayout, dayOf } from '../domain/card-layout.js';
 import type { LensName } from './types.js';
 
 export interface StillResult {

@@ -1,20 +1,26 @@
+import type { TapSettings } from './args.js';
+import type { LensName, TapFrame } from './types.js';
+
 /**
- * The frame tap: small raw frames of each lens for the detectors.
+ * The frame tap: small raw frames of each lens for the detectors (and, while provisioning, the
+ * QR reader).
  *
- * Bus contract (`ctx.bus.on(this, 'capture.frame', handler)`), for the detection engine:
+ * Bus contract (`ctx.bus.on(this, 'capture.frame', handler)`):
  *
- *   'capture.frame' { lens: 'wide'|'ptz', ts, seq, width, height, format: 'gray'|'rgb24', data: Buffer }
+ *   'capture.frame' { lens: 'wide'|'ptz', seq, ts, gray: { width, height, data }, rgb?: { width, height, data } }
  *
- * - Rate: config `capture.tap.fps` per lens (default 5). Sizes: `capture.tap.width x height`
- *   for gray (default 352x198, one byte per pixel) and `rgbWidth x rgbHeight` for rgb24 (default
- *   640x360, packed RGB, 3 bytes per pixel; rgbWidth 0 = no RGB tap). Both show the whole field
- *   of view (the aspect may be stretched: use normalised coordinates), with the lens's
- *   orientation (flip/mirror) already applied.
- * - For each instant the gray frame is emitted first, then the rgb24 frame with the same `seq`
- *   and `ts`, synchronously one after the other: a handler can keep a reference to the gray
- *   frame and use it when the rgb24 frame of the same seq arrives.
- * - `data` is valid only until the rgb24 handler of that seq returns: the buffers are reused.
- *   Copy what you keep. Handlers must return quickly; do heavy work elsewhere and drop while busy.
+ * - One event per frame of a lens, with both planes of that instant: the gray plane (one byte per
+ *   pixel, `capture.tap.width x height`, default 352x198) and, when the RGB tap is on, the rgb
+ *   plane (packed RGB, 3 bytes per pixel, `rgbWidth x rgbHeight`, default 640x360; rgbWidth 0 =
+ *   no RGB tap, no `rgb`). The pairing of ffmpeg's two tap outputs happens here, once (TapPairer);
+ *   nobody downstream pairs again. Both planes show the whole field of view (the aspect may be
+ *   stretched: use normalised coordinates), with the lens's orientation (flip/mirror) applied.
+ * - Rate: config `capture.tap.fps` per lens (default 5).
+ * - Sizes can change from one pipeline run to the next (a config change, or a reader's
+ *   `capture.tap.demand` for a larger gray plane, src/capture/types.ts): read them off each frame.
+ * - `data` of both planes is valid only until the handlers return: the buffers are pooled and
+ *   reused. Copy what you keep, and never transfer (detach) their ArrayBuffer to a worker.
+ *   Handlers must return quickly; do heavy work elsewhere and drop while busy.
  * - When the event loop falls behind, frames are dropped (latest wins) and counted in
  *   state.capture.<lens>.tap.dropped; nothing queues without bound.
  * - No frames while the camera sleeps (state.sleeping) or the lens's pipeline restarts.
@@ -23,6 +29,36 @@
  * { source: 'local' })` → `{ ok, result: { lens, ts, bytes, path? (on the card), jpeg? (base64 when
  * no card or inline: true) } }`; the file is named after the event id.
  */
+
+/** The bus event for a pair out of TapPairer: planes sized from the run's tap settings. */
+export function tapFrame(lens: LensName, pair: FramePair, tap: TapSettings): TapFrame {
+  return {
+    lens,
+    seq: pair.seq,
+    ts: pair.ts,
+    gray: { width: tap.width, height: tap.height, data: pair.gray },
+    ...(pair.rgb ? { rgb: { width: tap.rgbWidth, height: tap.rgbHeight, data: pair.rgb } } : {}),
+  };
+}
+
+/** The config schema's bounds for the gray plane (src/config/schema.ts capture.tap). */
+const GRAY_MAX = { width: 1280, height: 720 };
+
+/**
+ * The tap a lens's pipeline runs with: the configured one, with the gray plane enlarged to the
+ * largest one a reader demands (`capture.tap.demand`), never past the lens's own picture or the
+ * config's bounds, and never below the configured size (the detectors' plane only grows). The
+ * RGB plane and the rate are not affected.
+ */
+export function tapWithDemands(cfg: TapSettings, demands: Iterable<{ width: number; height: number }>, lens: { width: number; height: number }): TapSettings {
+  let best: { width: number; height: number } | undefined;
+  for (const d of demands) {
+    const width = Math.min(d.width, lens.width, GRAY_MAX.width);
+    const height = Math.min(d.height, lens.height, GRAY_MAX.height);
+    if (width * height > cfg.width * cfg.height && (!best || width * height > best.width * best.height)) best = { width, height };
+  }
+  return best ? { ...cfg, width: best.width, height: best.height } : cfg;
+}
 
 /** A small free list so steady-state capture allocates nothing per frame. */
 export class FramePool {
@@ -109,7 +145,9 @@ interface Pending {
  * Pairs the n-th gray frame with the n-th rgb frame of one ffmpeg run (both come out of the
  * same `fps` filter through a split, so they show the same instant) and hands pairs on through a
  * one-slot mailbox: if the previous pair has not been delivered when the next is ready, the
- * previous one is dropped and counted.
+ * previous one is dropped and counted. This is the only pairing of the two planes: the pair
+ * becomes one `capture.frame` (tapFrame), and both buffers go back to their pools as soon as
+ * `deliver` returns.
  */
 export class TapPairer {
   private pending = new Map<number, Pending>();

@@ -3,18 +3,42 @@ import type { LensName } from '../../board/schema.js';
 export type { LensName };
 export type Orientation = 'normal' | 'flip' | 'mirror';
 
-/** One tap frame on the bus; see the contract at the top of src/capture/tap.ts. */
-export interface TapFrame {
-  lens: LensName;
-  /** Epoch ms when the frame reached the daemon (capture time, within a frame period). */
-  ts: number;
-  /** Frame number within this run of the lens's pipeline; a gray and an rgb24 frame with the same seq show the same instant. */
-  seq: number;
+/** One plane of a tap frame: `width x height` pixels, rows packed, no padding. */
+export interface TapPlane {
   width: number;
   height: number;
-  format: 'gray' | 'rgb24';
-  /** Valid only while the handlers run: the buffer is reused for a later frame. Copy what you keep. */
+  /** Valid only while the handlers run: the buffer is pooled and reused for a later frame. Copy what you keep. */
   data: Buffer;
+}
+
+/**
+ * One tap frame on the bus, `capture.frame`: both planes of one instant of one lens, in one
+ * event (the contract is at the top of src/capture/tap.ts).
+ */
+export interface TapFrame {
+  lens: LensName;
+  /** Frame number within this run of the lens's pipeline (restarts at 0 when its ffmpeg restarts). */
+  seq: number;
+  /** Epoch ms when the frame reached the daemon (capture time, within a frame period). */
+  ts: number;
+  /** Luma, one byte per pixel: change detection, and the provisioning QR reader. */
+  gray: TapPlane;
+  /** Packed RGB, 3 bytes per pixel, the same instant and field of view; absent when the RGB tap is off (capture.tap.rgbWidth 0). */
+  rgb?: TapPlane;
+}
+
+/**
+ * `capture.tap.demand`: a reader of the tap needs a larger gray plane of one lens for a while
+ * (the provisioning QR reader: the detectors' small plane cannot resolve a QR code at arm's
+ * length). `gray: null` withdraws the owner's demand. The capture service restarts that lens's
+ * pipeline with the largest plane asked for (one ffmpeg restart, so a cut segment, each time the
+ * size changes) and back to the configured size when no demand is left. Demands are not kept
+ * across a capture restart: an owner that sees frames smaller than it asked for asks again.
+ */
+export interface TapDemand {
+  owner: string;
+  lens: LensName;
+  gray: { width: number; height: number } | null;
 }
 
 /** A staging segment that ffmpeg has finished (or a cut-short one found after a crash). */
@@ -29,13 +53,13 @@ export interface SegmentDone {
 }
 
 export interface TapStats {
-  /** Frame pairs (gray + rgb) assembled from ffmpeg since the daemon started. */
+  /** Frames (gray + rgb paired, when the RGB tap is on) assembled from ffmpeg since the daemon started. */
   frames: number;
   /** Handed to the bus. */
   delivered: number;
   /** Dropped because the event loop had not delivered the previous frame yet (nobody kept up). */
   dropped: number;
-  /** A gray frame whose rgb twin never came (or the other way round). */
+  /** A gray frame whose rgb twin never came (or the other way round): the tap pairs the two outputs of its ffmpeg, once, before the bus. */
   unpaired: number;
   /** Delivered frames per second over the last stats period. */
   fps: number;
@@ -67,8 +91,13 @@ declare module '../state/store.js' {
 
 declare module '../state/bus.js' {
   interface BusEvents {
-    /** Small raw frames for the detectors (contract: src/capture/tap.ts). */
+    /**
+     * One event per tap frame of a lens: its gray plane and (RGB tap on) its RGB plane of the same
+     * instant, already paired; buffers valid only while the handlers run (contract: src/capture/tap.ts).
+     */
     'capture.frame': TapFrame;
+    /** A larger gray plane of one lens wanted (or no longer: `gray: null`); see TapDemand. */
+    'capture.tap.demand': TapDemand;
     /** A staging segment is complete: the recorder keeps or drops it. */
     'capture.segment': SegmentDone;
     /** Something failed to write to the card: look at it now rather than at the next poll. */

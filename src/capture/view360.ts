@@ -1,17 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Board } from '../../board/schema.js';
-import type { PtzMotor } from '../../drivers/devices/types.js';
 import { sleep, type Clock } from '../core/clock.js';
 import { CamdError } from '../core/errors.js';
-import type { ProcessSet } from './proc.js';
-
-/** Pan positions for `shots` pictures spread over the PTZ lens's range (wrapping at 360°). */
-export function sweepPositions(minDeg: number, maxDeg: number, shots: number): number[] {
-  const span = maxDeg - minDeg;
-  const step = span >= 360 - 360 / shots ? 360 / shots : span / Math.max(1, shots - 1);
-  return Array.from({ length: shots }, (_, i) => Math.min(maxDeg, minDeg + i * step));
-}
+import type { Ports } from '../supervisor/service.js';
+import type { OnceRunner } from '../supervisor/runner.js';
 
 /**
  * Sim board: what the PTZ lens "sees" at `panDeg`. The world is the wide source stretched to 3x
@@ -40,28 +33,15 @@ export function stitchArgs(inputs: string[], out: string): string[] {
 }
 
 export interface SweepDeps {
-  ptz: PtzMotor;
+  /** The PTZ service's port (ctx.ports.head): the only way to the motor, arbitrated with patrol, follow and manual control. */
+  head: Ports['head'];
   board: Board;
   clock: Clock;
-  procs: ProcessSet;
+  procs: OnceRunner;
   workDir: string;
   /** Board: the PTZ lens's latest snapshot file (refreshed by its capture ffmpeg). */
   ptzSnapshot: string;
   sim: boolean;
-}
-
-/** Waits until the motor reports the target (±0.5°), bounded by the time the move should take. */
-async function arrive(d: SweepDeps, target: number): Promise<number> {
-  const axis = d.board.ptz.pan;
-  const start = await d.ptz.queryPosition();
-  const budget = (Math.abs(target - start.pan) / axis.maxSpeedDegS) * 1000 + 2000;
-  const until = d.clock.now() + budget;
-  for (;;) {
-    const pos = await d.ptz.queryPosition();
-    if (Math.abs(pos.pan - target) <= 0.5) return pos.pan;
-    if (d.clock.now() > until) throw new CamdError('failed', `PTZ lens did not reach pan ${target}° (at ${pos.pan.toFixed(1)}°)`);
-    await sleep(d.clock, 100);
-  }
 }
 
 /** Board: a snapshot the PTZ ffmpeg wrote after the lens stopped at its position. */
@@ -79,29 +59,21 @@ async function freshSnapshot(d: SweepDeps, after: number, out: string): Promise<
 }
 
 /**
- * 360° view: turn the PTZ lens to each position, take a picture there, stitch the pictures side
- * by side (ffmpeg hstack) into one JPEG, and turn the lens back where it was.
+ * 360° view: the PTZ service turns the lens to each position (ptz/sweep.ts, under its head
+ * arbiter, so it never fights patrol or follow) and calls back here to take the picture there;
+ * the pictures are stitched side by side (ffmpeg hstack) into one JPEG. The service turns the
+ * lens back where it was.
  */
 export async function sweep360(d: SweepDeps, shots: number): Promise<{ file: string; positions: number[] }> {
-  const { pan } = d.board.ptz;
-  const home = (await d.ptz.queryPosition()).pan;
+  if (!d.head) throw new CamdError('unavailable', 'the PTZ head is not available (the PTZ service is not running or its head did not open)');
   const files: string[] = [];
-  const positions: number[] = [];
-  try {
-    for (const [i, target] of sweepPositions(pan.minDeg, pan.maxDeg, shots).entries()) {
-      await d.ptz.gotoPan(target);
-      const at = await arrive(d, target);
-      positions.push(Math.round(at * 100) / 100);
-      const out = join(d.workDir, `shot-${i}.jpg`);
-      if (d.sim) await d.procs.run({ name: 'view360.shot', args: simCropArgs(d.board, at, shots, out), timeoutMs: 20_000 });
-      else await freshSnapshot(d, d.clock.now(), out);
-      files.push(out);
-    }
-    const pano = join(d.workDir, 'panorama.jpg');
-    await d.procs.run({ name: 'view360.stitch', args: stitchArgs(files, pano), timeoutMs: 30_000 });
-    return { file: pano, positions };
-  } finally {
-    // Best effort: the picture (or the first error) matters more than the way back.
-    await d.ptz.gotoPan(home).catch(() => undefined);
-  }
+  const { positions } = await d.head.sweep(shots, async (i, at) => {
+    const out = join(d.workDir, `shot-${i}.jpg`);
+    if (d.sim) await d.procs.run({ name: 'view360.shot', args: simCropArgs(d.board, at, shots, out), timeoutMs: 20_000 });
+    else await freshSnapshot(d, d.clock.now(), out);
+    files.push(out);
+  });
+  const pano = join(d.workDir, 'panorama.jpg');
+  await d.procs.run({ name: 'view360.stitch', args: stitchArgs(files, pano), timeoutMs: 30_000 });
+  return { file: pano, positions };
 }

@@ -41,7 +41,7 @@ export class ControlClient {
           buf = buf.slice(nl + 1);
           let msg: { id?: number; stream?: unknown } & Partial<Reply>;
           try {
-            msg = JSON.parse(line);
+            msg = JSON.parse(line) as typeof msg;
           } catch {
             continue;
           }

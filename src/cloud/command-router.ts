@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { CamdError, errorMessage, type ErrorBody } from '../core/errors.js';
 import { redactDeep } from '../core/redact.js';
-import type { CommandRegistry, CommandResult } from '../control/commands.js';
+import type { CommandRegistry, CommandResult } from '../commands/registry.js';
 import { decodeObject, peekRequestId, type InboundMessage } from './inbound.js';
 import type { Topics } from './topics.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { NoArgs } from '../control/commands.js';
+import { NoArgs } from '../commands/registry.js';
 import { qrPayload, type Identity } from '../identity/identity.js';
 import type { CameraEventKind } from '../state/bus.js';
 import type { Context } from '../supervisor/service.js';
@@ -14,8 +14,10 @@ const KINDS = ['detection', 'alarm', 'storage', 'button', 'error', 'system', 'pt
  * - `identity` (local only): what the housing label shows. The verification code proves
  *   physical access for binding, so it is not handed to cloud callers (shared accounts).
  * - `cloud.schema`: JSON Schemas of the state, event, reply and reported documents.
- * - `sim.emit-event` (sim board, local only): the documented test hook that injects camera
- *   events through the bus, exactly like a detector would; replies once they are on flash.
+ * - `sim.emit-event` (sim board, local only): the documented test hook that injects cloud
+ *   records (`camera.event`) through the bus, the way every feature's record reaches the outbox;
+ *   replies once they are on flash. It is a record, not a detection: the alarm, the recorder and
+ *   PTZ react to `detection.episode` only (use the sim footage to drive detection end to end).
  */
 export function registerCloudCommands(owner: object, ctx: Context, deps: { identity: Identity; topics: Topics; outbox: Outbox }): void {
   const { identity, topics, outbox } = deps;

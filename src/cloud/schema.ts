@@ -67,7 +67,13 @@ export const PublishedStateSchema = z
     startedAt: z.number(),
     faults: z.record(z.string(), Fault),
     services: z.record(z.string(), ServiceHealth),
-    children: z.record(z.string(), z.object({ name: z.string(), status: z.string() }).loose().describe('pid and restarts: in telemetry')),
+    children: z.record(
+      z.string(),
+      z
+        .object({ name: z.string(), kind: z.enum(['supervised', 'once']).optional(), status: z.string() })
+        .loose()
+        .describe('supervised children; pid, restarts and since: in telemetry; one-shot children: only in telemetry'),
+    ),
     network: z.object({ phase: z.enum(['unknown', 'connecting', 'online', 'exception', 'provisioning']), reason: z.string().optional() }).loose(),
     liveViewers: z.number().int(),
     sleeping: z.boolean(),
@@ -83,6 +89,7 @@ export const PublishedStateSchema = z
     cloud: CloudStateSchema.optional(),
   })
   .catchall(z.unknown());
+/** @public The published state as a backend reads it (the wire contract; nothing in the daemon needs the type). */
 export type PublishedState = z.infer<typeof PublishedStateSchema>;
 
 const num = z.number();
@@ -110,7 +117,22 @@ export const TelemetrySchema = z
     ts: z.number().describe('publish time (epoch ms)'),
     uptimeMs: z.number(),
     bootId: z.string().describe('counters restart at every boot: a new bootId means a new baseline'),
-    children: z.record(z.string(), z.object({ pid: z.number().int().optional(), restarts: z.number().int() }).strict()).optional(),
+    children: z
+      .record(
+        z.string(),
+        z
+          .object({
+            pid: z.number().int().optional(),
+            restarts: z.number().int(),
+            since: z.number().optional().describe('start of the running process (epoch ms)'),
+            name: z.string().optional(),
+            kind: z.literal('once').optional(),
+            status: z.string().optional(),
+          })
+          .strict()
+          .describe('supervised: the fast fields of state.children; one-shot children (key `<name>#<pid>`) whole, while they run'),
+      )
+      .optional(),
     cloud: CloudTelemetrySchema.optional(),
     health: HealthTelemetrySchema.optional(),
     network: z
@@ -120,6 +142,7 @@ export const TelemetrySchema = z
       .optional(),
   })
   .catchall(z.unknown().describe('telemetry fields of other slices (capture, detection, recording, storage, ptz, live)'));
+/** @public The telemetry record as a backend reads it (the wire contract). */
 export type Telemetry = z.infer<typeof TelemetrySchema>;
 
 export const EventPayloadSchema = z

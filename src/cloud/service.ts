@@ -82,7 +82,7 @@ export class CloudService implements Service {
         this.pump?.kick();
         this.health.trigger();
       }),
-      ctx.config.onChange((config, paths) => {
+      ctx.config.onChange(this, (config, paths) => {
         if (paths.includes('cloud.outboxMaxBytes')) this.outbox.setMaxBytes(config.cloud.outboxMaxBytes);
         if (paths.includes('network.offlineGraceSeconds')) this.reach.regrace();
       }),

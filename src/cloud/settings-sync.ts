@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { CamdError, errorMessage, type ErrorBody } from '../core/errors.js';
 import type { ConfigStore } from '../config/store.js';
 import { authorizeSettings } from '../config/access.js';
-import type { CommandRegistry } from '../control/commands.js';
+import type { CommandRegistry } from '../commands/registry.js';
 import { decodeObject, peekRequestId, type InboundMessage } from './inbound.js';
 
 export type LastDesired =

@@ -48,7 +48,12 @@ export function buildState(state: Readonly<CamState>, info: DeviceInfo, now: num
  */
 export function buildDocuments(state: Readonly<CamState>, info: DeviceInfo, now: number): { state: Record<string, unknown>; telemetry: Record<string, unknown> } {
   const { schema, ts, serial, model, board, uptimeMs, ...store } = buildState(state, info, now);
-  const split = splitTelemetry(store);
+  // One-shot children (nmcli at every 2 s network poll, a stitch, a push) come and go within
+  // seconds: in the state each would publish it twice, so they travel whole in telemetry.
+  const supervised = Object.fromEntries(Object.entries(state.children).filter(([, c]) => c.kind !== 'once'));
+  const once = Object.fromEntries(Object.entries(state.children).filter(([, c]) => c.kind === 'once'));
+  const split = splitTelemetry({ ...store, children: supervised });
+  if (Object.keys(once).length) split.telemetry.children = { ...(split.telemetry.children as Record<string, unknown> | undefined), ...once };
   return {
     state: { schema, ts, serial, model, board, uptimeMs, ...split.state },
     telemetry: { schema, ts, uptimeMs, bootId: state.bootId, ...split.telemetry },

@@ -15,9 +15,11 @@
  * telemetry so its entries can be matched up). A path names a whole subtree.
  */
 export const TELEMETRY_PATHS: readonly string[] = [
-  // Supervised children: a crash also changes `status` (state); the pid and count are detail.
+  // Supervised children: a crash also changes `status` (state); the pid, count and start time are
+  // detail. (One-shot children travel whole in telemetry: state-publisher.ts buildDocuments.)
   'children.*.pid',
   'children.*.restarts',
+  'children.*.since',
   // Capture: segment and frame counters tick with every segment and tap frame.
   'capture.*.pid',
   'capture.*.restarts',

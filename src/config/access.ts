@@ -1,5 +1,5 @@
 import { CamdError } from '../core/errors.js';
-import { mayUse, ruleText, type Access, type CommandSource } from '../control/commands.js';
+import { mayUse, ruleText, type Access, type CommandSource } from '../commands/registry.js';
 
 /**
  * Who may change which setting (README "Who may do what"). `config.set` and `config/desired`

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Logger } from 'pino';
 import { writeFileAtomic, removeDurably, removeStaleTemps } from '../core/atomic-file.js';
 import { CamdError, errorMessage } from '../core/errors.js';
+import { OwnedListeners } from '../core/owned-listeners.js';
 import { describeIssue, parseOrThrow } from '../core/schema-util.js';
 import { ConfigSchema, defaultConfig, RESTART_REQUIRED, type Config } from './schema.js';
 import { changedPaths, mergePatch } from './merge.js';
@@ -27,7 +28,7 @@ export class ConfigStore {
   private current: Config;
   private statusValue: ConfigStatus;
   private readonly factory: Config;
-  private readonly listeners = new Set<ConfigListener>();
+  private readonly listeners = new OwnedListeners<ConfigListener>();
   private queue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -61,9 +62,16 @@ export class ConfigStore {
     return this.statusValue;
   }
 
-  onChange(listener: ConfigListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Like StateStore.subscribe: with an `owner`, released by the supervisor when it stops. */
+  onChange(listener: ConfigListener): () => void;
+  onChange(owner: object, listener: ConfigListener): () => void;
+  onChange(a: object | ConfigListener, b?: ConfigListener): () => void {
+    return b ? this.listeners.add(a, b) : this.listeners.add(undefined, a as ConfigListener);
+  }
+
+  /** Drops every listener `owner` registered (supervisor, at the owner's stop). */
+  removeOwner(owner: object): void {
+    this.listeners.removeOwner(owner);
   }
 
   /** Never throws for a bad file: it falls back to the last good copy, then to the defaults. */
@@ -153,7 +161,7 @@ export class ConfigStore {
 
   private notify(paths: string[], source: string): void {
     if (paths.length === 0) return;
-    for (const l of [...this.listeners]) {
+    for (const l of this.listeners.snapshot()) {
       try {
         l(this.current, paths, source);
       } catch (err) {

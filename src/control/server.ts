@@ -71,7 +71,11 @@ export class ControlServer implements Service {
     sock.on('error', () => undefined);
     let buf = '';
     sock.setEncoding('utf8');
+    // Once the server has decided to hang up (an unterminated line over the limit), nothing more
+    // from this connection runs: its replies could not be written any more.
+    let hangingUp = false;
     sock.on('data', (chunk: string) => {
+      if (hangingUp) return;
       buf += chunk;
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
@@ -83,6 +87,7 @@ export class ControlServer implements Service {
       // An unterminated line already over the limit can only grow: answer and hang up.
       if (this.rejectOversize(sock, buf)) {
         buf = '';
+        hangingUp = true;
         sock.end();
       }
     });
@@ -106,23 +111,25 @@ export class ControlServer implements Service {
       this.log.warn({ error }, 'malformed control request');
       return this.reply(sock, undefined, { ok: false, error });
     }
+    // [hardening] Same checks as the cloud (src/core/json-depth.ts) on the raw line, before zod:
+    // the handlers recurse, and zod would drop a `__proto__` key without a word.
+    const rawId = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined;
+    const replyId = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : undefined;
+    try {
+      assertJsonDepth((raw as { args?: unknown } | null)?.args ?? {});
+    } catch (err) {
+      const error = (err as CamdError).toBody();
+      this.log.warn({ error }, 'control request refused (nesting or key)');
+      return this.reply(sock, replyId, { ok: false, error });
+    }
     const parsed = Request.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const error: ErrorBody = { code: 'malformed', message: `bad request: ${issue.path.join('.') || '(root)'}: ${issue.message}`, path: issue.path.join('.') };
       this.log.warn({ error }, 'malformed control request');
-      const id = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined;
-      return this.reply(sock, typeof id === 'string' || typeof id === 'number' ? id : undefined, { ok: false, error });
+      return this.reply(sock, replyId, { ok: false, error });
     }
     const { id, cmd, args } = parsed.data;
-    // [hardening] Same nesting limit as the cloud (src/core/json-depth.ts): the handlers recurse.
-    try {
-      assertJsonDepth(args ?? {});
-    } catch (err) {
-      const error = (err as CamdError).toBody();
-      this.log.warn({ cmd, error }, 'control request nested too deeply');
-      return this.reply(sock, id, { ok: false, error });
-    }
     if (cmd === 'logs.follow' || cmd === 'events.follow') {
       try {
         cleanups.push(this.follow(sock, id, cmd, args ?? {}));

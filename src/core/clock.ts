@@ -1,17 +1,11 @@
 /**
- * Time behind an interface so blink rates, the reset hold, backoffs and timeouts run under vitest
- * fake timers or a manual clock in tests. The system clock looks the globals up at call time on
- * purpose: `vi.useFakeTimers()` replaces them after this module has loaded.
+ * The system clock and time helpers. The system clock looks the globals up at call time on
+ * purpose: `vi.useFakeTimers()` replaces them after this module has loaded. The interface itself
+ * is defined with the hardware seam (drivers/clock.ts), which must not import src/.
  */
-export type TimerHandle = ReturnType<typeof globalThis.setTimeout>;
+import { sleep, type Clock, type TimerHandle } from '../../drivers/clock.js';
 
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle | undefined): void;
-  setInterval(fn: () => void, ms: number): TimerHandle;
-  clearInterval(handle: TimerHandle | undefined): void;
-}
+export { sleep, type Clock, type TimerHandle };
 
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -24,25 +18,6 @@ export const systemClock: Clock = {
     if (h !== undefined) globalThis.clearInterval(h);
   },
 };
-
-/** Resolves after `ms` on the given clock; rejects with the signal's reason when aborted. */
-export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clock.clearTimeout(handle);
-      reject(signal?.reason);
-    };
-    const handle = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Capped exponential backoff with optional full jitter (AWS style): base * 2^attempt, capped. */
 export function backoffDelay(

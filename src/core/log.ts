@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import pino, { type Logger, type Level } from 'pino';
+import pino, { type Logger } from 'pino';
 import { redactDeep, redactText } from './redact.js';
 
 export type { Logger };
@@ -96,8 +96,8 @@ export function createLogging(opts: { level: LogLevel; destination?: NodeJS.Writ
       return child;
     },
     setLevel(level) {
-      root.level = level as Level;
-      for (const c of children.values()) c.level = level as Level;
+      root.level = level;
+      for (const c of children.values()) c.level = level;
     },
   };
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigSchema } from '../config/schema.js';
 import { CamdError } from '../core/errors.js';
-import { NoArgs } from '../control/commands.js';
+import { NoArgs } from '../commands/registry.js';
 import type { Context } from '../supervisor/service.js';
 
 /**

@@ -20,32 +20,34 @@ export interface LaneOptions {
   onError(err: Error): void;
 }
 
+/** A frame without an RGB plane (RGB tap off): change detection only, the detector is not asked. */
 const NO_RGB = { width: 0, height: 0, data: new Uint8Array(0) };
 const LATENCY_SAMPLES = 200;
 
 /**
- * One lens between the frame tap and its LensPipeline: pairs the gray and rgb24 frames of one
- * instant and pushes them, and keeps the lens's counters.
+ * One lens between the frame tap and its LensPipeline: pushes each `capture.frame` (both planes
+ * of one instant, paired by the tap) and keeps the lens's counters.
  *
- * No copies: the tap guarantees a gray frame stays valid until the rgb24 handler of the same
- * seq returns, and pushFrame() does all its work on the frames synchronously (change detection
- * reads the gray plane; the detector host copies only the rows its crops need into the buffer
- * it transfers to the worker). Nothing queues: the pipeline refuses frames over the rate and
- * while this lens's previous inference runs (counted as dropped).
+ * No copies: the tap's planes are valid while the bus handlers run, and pushFrame() does all its
+ * work on them synchronously (change detection reads the gray plane; the detector host copies
+ * only the rows its crops need into a buffer of its own for the worker, so the tap's pooled
+ * Buffers are never transferred or detached — test/integration/detect-daemon-host.test.ts).
+ * Nothing queues: the pipeline refuses frames over the rate and while this lens's previous
+ * inference runs (counted as dropped).
  */
 export class LensLane {
   private readonly pipeline: LensPipeline;
-  private gray: TapFrame | undefined;
+  /** The object detector to use on frames that carry an RGB plane to crop from. */
+  private detector: ObjectDetector | null;
   private endReason: EndReason = 'gone';
   private framesIn = 0;
   private events = 0;
   private lastEventAt: number | undefined;
   private readonly open = new Set<DetectionType>();
   private readonly latencies: number[] = [];
-  /** Counts only frames that came without their twin (a capture restart mid-pair). */
-  unpaired = 0;
 
   constructor(private readonly opts: LaneOptions) {
+    this.detector = opts.detector;
     this.pipeline = new LensPipeline({
       lens: opts.lens,
       settings: opts.settings,
@@ -56,20 +58,15 @@ export class LensLane {
     });
   }
 
-  /** `rgb`: whether the tap sends rgb24 frames (config capture.tap.rgbWidth/rgbHeight > 0). */
-  onFrame(f: TapFrame, rgb: boolean): void {
-    if (f.format === 'gray') {
-      if (!rgb) this.push(f, NO_RGB);
-      else this.gray = f;
-      return;
-    }
-    const g = this.gray;
-    this.gray = undefined;
-    if (!g || g.seq !== f.seq || g.ts !== f.ts) {
-      this.unpaired++;
-      return;
-    }
-    this.push(g, f);
+  /** One tap frame of this lens; its planes are used before this returns, never kept. */
+  onFrame(f: TapFrame): void {
+    this.framesIn++;
+    // The frame itself says whether there is a picture to crop from: while the RGB tap is being
+    // switched off (config changed, the old pipeline still delivering) or on, a frame without an
+    // RGB plane runs change detection only instead of asking the detector to crop nothing.
+    this.pipeline.setDetector(f.rgb ? this.detector : null);
+    // Never rejects; inference results arrive through onEvent.
+    void this.pipeline.pushFrame({ ts: f.ts, gray: f.gray, rgb: f.rgb ?? NO_RGB });
   }
 
   updateSettings(s: PipelineSettings): void {
@@ -77,6 +74,7 @@ export class LensLane {
   }
 
   setDetector(d: ObjectDetector | null): void {
+    this.detector = d;
     this.pipeline.setDetector(d);
   }
 
@@ -90,7 +88,6 @@ export class LensLane {
 
   /** Ends every open episode (its `end` says why); the lane is not used afterwards. */
   stop(reason: EndReason, now: number): void {
-    this.gray = undefined;
     this.endReason = reason;
     try {
       this.pipeline.stop(now);
@@ -126,16 +123,6 @@ export class LensLane {
       open: this.openTypes(),
       ...(sorted.length ? { latencyMs: { p50: q(0.5), p99: q(0.99), samples: sorted.length } } : {}),
     };
-  }
-
-  private push(g: TapFrame, rgb: { width: number; height: number; data: Uint8Array }): void {
-    this.framesIn++;
-    // Never rejects; inference results arrive through onEvent.
-    void this.pipeline.pushFrame({
-      ts: g.ts,
-      gray: { width: g.width, height: g.height, data: g.data },
-      rgb: { width: rgb.width, height: rgb.height, data: rgb.data },
-    });
   }
 
   private onEvent(e: EpisodeEvent): void {

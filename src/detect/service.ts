@@ -1,21 +1,23 @@
 import type { Logger } from 'pino';
-import { LENSES, type LensName } from '../../board/schema.js';
+import { LENSES, type LensName } from '../domain/types.js';
 import type { TapFrame } from '../capture/types.js';
 import type { TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
+import type { EndReason } from '../domain/episode.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { registerDetectionCommands } from './commands.js';
 import { DetectorHost } from './detector-host.js';
-import { DetectionEvents } from './events.js';
+import { CloudRecords } from './cloud-record.js';
+import { EpisodeOutput } from './episodes.js';
 import { HostKeeper, ModelFileError, type HostStatus, type KeptHost } from './host-keeper.js';
 import { LensLane } from './lane.js';
 import { loadVerifiedModel, MODEL_SHA256 } from './model.js';
 import { settingsForLens } from './settings.js';
 import type { DetectionState, LensDetectionState } from './state.js';
+import type { EpisodeEvent } from './tracker.js';
 import type { DetectionType } from './types.js';
-import '../alarm/types.js';
+import '../domain/lights.js'; // the `lights.changing` event this service listens to
 import '../capture/types.js';
-import '../storage/types.js';
 import './state.js';
 
 /** Episodes end on time even when frames stop (capture restarting, a lens unplugged). */
@@ -28,8 +30,10 @@ const TYPES: readonly DetectionType[] = ['human', 'vehicle', 'change'];
 
 /**
  * Detection in the daemon: the frame tap of each lens feeds a LensPipeline (image change gates
- * the FastestDet worker); episodes become `camera.event`s with a snapshot and a reference to
- * their recording (events.ts).
+ * the FastestDet worker). Each episode event is emitted at once as the typed
+ * `detection.episode` (alarm, recorder and PTZ follow act on it); after that, its cloud record
+ * (`camera.event` with a snapshot and the recorder's clip reference, cloud-record.ts) is queued,
+ * and only that record waits for the picture.
  *
  * - Model: verified (SHA-256) and loaded in a worker at start, without holding up the boot.
  *   Missing or altered → camera fault `detect.model` (LED fast red) and the pipelines run
@@ -47,28 +51,33 @@ export class DetectionService implements Service {
   private readonly lanes = new Map<LensName, LensLane>();
   private readonly retired = new Map<LensName, LensDetectionState>();
   private keeper!: HostKeeper;
-  private events!: DetectionEvents;
+  private records!: CloudRecords;
+  private output!: EpisodeOutput;
   private readonly unsubs: (() => void)[] = [];
   private tickTimer: TimerHandle | undefined;
   private publishTimer: TimerHandle | undefined;
   private lastError = 0;
   private stopped = false;
 
-  constructor(private readonly ctx: Context) {
+  constructor(
+    private readonly ctx: Context,
+    private readonly opts: DetectionOptions,
+  ) {
     this.log = ctx.log('detection');
   }
 
   async start(): Promise<void> {
     const { ctx } = this;
-    this.events = new DetectionEvents({
+    this.records = new CloudRecords({
       clock: ctx.clock,
       log: this.log,
-      config: () => ctx.config.get(),
-      storage: () => ctx.state.get().storage,
+      maxEventBytes: this.opts.maxEventBytes,
       snapshot: (lens, eventId) => ctx.commands.execute('snapshot', { lens, eventId }, { source: 'local' }),
       emit: (e) => ctx.bus.emit('camera.event', e),
       latency: (lens, ms) => this.lanes.get(lens)?.recordLatency(ms),
     });
+    ctx.bus.on(this, 'recording.clip', (c) => this.records.onClip(c));
+    this.output = new EpisodeOutput({ emit: (e) => ctx.bus.emit('detection.episode', e), record: (e) => this.records.publish(e) });
     this.keeper = new HostKeeper({
       clock: ctx.clock,
       log: this.log,
@@ -81,7 +90,7 @@ export class DetectionService implements Service {
       for (const lane of this.lanes.values()) lane.lightChange(ts);
     });
     this.unsubs.push(
-      ctx.config.onChange((cfg, paths) => {
+      ctx.config.onChange(this, (cfg, paths) => {
         if (paths.some((p) => p.startsWith('detection.'))) {
           for (const [lens, lane] of this.lanes) lane.updateSettings(settingsForLens(cfg.detection, lens));
           this.log.info({ paths: paths.filter((p) => p.startsWith('detection.')) }, 'detection settings applied');
@@ -89,7 +98,7 @@ export class DetectionService implements Service {
         if (paths.some((p) => p.startsWith('capture.tap.'))) this.assignDetector();
         this.publish();
       }),
-      ctx.state.subscribe((s, changed) => {
+      ctx.state.subscribe(this, (s, changed) => {
         if (!changed.has('sleeping') || this.stopped) return;
         if (s.sleeping && this.lanes.size) this.sleep('sleep');
         else if (!s.sleeping && !this.lanes.size) this.wake();
@@ -117,7 +126,7 @@ export class DetectionService implements Service {
     // publishing. It finishes the runs in flight, releases the session and ends its thread
     // before this resolves, so no ONNX Runtime thread is left when the daemon exits.
     const detector = this.keeper?.stop();
-    await this.events?.idle();
+    await this.records?.idle();
     await detector;
     this.publish();
   }
@@ -160,10 +169,9 @@ export class DetectionService implements Service {
     return t.rgbWidth > 0 && t.rgbHeight > 0;
   }
 
+  /** One event per frame with both planes (paired by the tap): handed straight to the lens's lane; asleep there is no lane. */
   private onFrame(f: TapFrame): void {
-    const lane = this.lanes.get(f.lens);
-    if (!lane) return;
-    lane.onFrame(f, this.rgbTap());
+    this.lanes.get(f.lens)?.onFrame(f);
   }
 
   private wake(): void {
@@ -176,15 +184,18 @@ export class DetectionService implements Service {
           settings: settingsForLens(cfg.detection, lens),
           detector: null,
           clock: this.ctx.clock,
-          onEpisode: (e, reason) => {
-            void this.events.publish(e, reason);
-            if (e.phase !== 'update') this.publish();
-          },
+          onEpisode: (e, reason) => this.onEpisode(lens, e, reason),
           onError: (err) => this.onPipelineError(lens, err),
         }),
       );
     }
     this.assignDetector();
+  }
+
+  /** At once on the bus for those who act on it; then the cloud record, which may wait for its snapshot (episodes.ts). */
+  private onEpisode(lens: LensName, e: EpisodeEvent, reason: EndReason): void {
+    void this.output.publish(lens, e, reason);
+    if (e.phase !== 'update') this.publish();
   }
 
   private sleep(reason: 'sleep' | 'shutdown'): void {
@@ -256,4 +267,13 @@ function addCounters(base: LensDetectionState | undefined, cur: LensDetectionSta
   };
 }
 
-export const detectionService = (ctx: Context): Service => new DetectionService(ctx);
+export interface DetectionOptions {
+  /** The cloud outbox's bound on one event: the inline snapshot of a record must fit in it. */
+  maxEventBytes: number;
+}
+
+/** Built by the composition root (src/services.ts), which knows the outbox's bound. */
+export const detectionServiceWith =
+  (opts: DetectionOptions) =>
+  (ctx: Context): Service =>
+    new DetectionService(ctx, opts);

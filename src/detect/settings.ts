@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import type { LensName } from '../domain/types.js';
 import type { Polygon } from './types.js';
 
 /**
@@ -6,7 +7,8 @@ import type { Polygon } from './types.js';
  * `config.detection` by `settingsForLens`; the pipeline takes it whole on every config change.
  */
 export type DetectionConfig = Config['detection'];
-export type LensName = keyof DetectionConfig['human']['areas'];
+// One lens name everywhere (src/domain/types.ts); the config's per-lens areas are keyed by it.
+export type { LensName };
 
 export interface AlgorithmSettings {
   enabled: boolean;

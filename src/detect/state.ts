@@ -24,7 +24,7 @@ export interface LensDetectionState {
   enabled: DetectionType[];
   /** Whether human/vehicle detection can run on this lens now (model ready, RGB tap on, awake). */
   objectDetection: boolean;
-  /** Frame pairs (gray + rgb) that reached the pipeline. */
+  /** Tap frames (`capture.frame`: gray, and rgb when the RGB tap is on) that reached the pipeline. */
   framesIn: number;
   /** Frames in which the change detector found changed regions. */
   changeFrames: number;

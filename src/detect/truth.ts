@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ClipRun } from './evaluate.js';
 import { objectThresholds } from './sensitivity.js';
-import type { DetectionType, ObjectClass } from './types.js';
+import type { DetectionType } from './types.js';
 
 /**
  * Hand-made ground truth (test/fixtures/ground-truth.json) and event-level scoring.
@@ -90,7 +90,7 @@ export function scoreClip(run: ClipRun, truth: ClipTruth, toleranceS = 1): Recor
     if (type !== 'change') {
       const thr = objectThresholds(type, run.settings[type].sensitivity).score;
       for (const inf of run.inferences) {
-        const hit = inf.best[type as ObjectClass] >= thr;
+        const hit = inf.best[type] >= thr;
         if (ranges.some((r) => inside(inf.t, r, 0.5))) {
           pos++;
           if (hit) posHit++;

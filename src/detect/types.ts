@@ -5,19 +5,10 @@
  * have different resolutions without anyone converting pixels between them.
  */
 
-/** The two object classes the product knows; COCO classes are mapped onto these. */
-export type ObjectClass = 'human' | 'vehicle';
-/** What an episode is about: an object class or a plain image change. */
-export type DetectionType = ObjectClass | 'change';
-export const OBJECT_CLASSES: readonly ObjectClass[] = ['human', 'vehicle'];
+import type { Box, ObjectClass } from '../domain/types.js';
 
-/** Axis-aligned box, normalised: top-left corner plus size. */
-export interface Box {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
+// Shared with alarm, storage and PTZ: defined once in src/domain/types.ts.
+export { OBJECT_CLASSES, type Box, type DetectionType, type ObjectClass } from '../domain/types.js';
 
 /** One 8-bit luma plane, row-major, `data.length === width * height`. */
 export interface GrayFrame {
@@ -70,10 +61,6 @@ export interface ObjectDetection {
 }
 
 export type Polygon = ReadonlyArray<readonly [number, number]>;
-
-export function clamp01(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
-}
 
 export function iou(a: Box, b: Box): number {
   const ix = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);

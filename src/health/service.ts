@@ -32,7 +32,7 @@ export class HealthService implements Service {
   async start(): Promise<void> {
     this.running = true;
     this.schedule();
-    this.unConfig = this.ctx.config.onChange((_c, paths) => {
+    this.unConfig = this.ctx.config.onChange(this, (_c, paths) => {
       if (paths.includes('health.intervalSeconds')) this.schedule();
     });
     // The first sample runs in the background: boot does not wait for `df`.

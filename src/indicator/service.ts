@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { LedColor, StatusLed } from '../../drivers/devices/types.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { CamdError } from '../core/errors.js';
-import { NoArgs } from '../control/commands.js';
+import { NoArgs } from '../commands/registry.js';
 import type { CamState } from '../state/store.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { activeConditions, ledPattern, type LedPattern, type LedTest } from './policy.js';
@@ -50,8 +50,8 @@ export class IndicatorService implements Service {
 
   async start(): Promise<void> {
     this.unsubscribers.push(
-      this.ctx.state.subscribe(() => this.refresh()),
-      this.ctx.config.onChange((_cfg, paths) => {
+      this.ctx.state.subscribe(this, () => this.refresh()),
+      this.ctx.config.onChange(this, (_cfg, paths) => {
         if (paths.some((p) => p.startsWith('indicator.'))) this.refresh();
       }),
     );

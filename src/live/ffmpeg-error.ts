@@ -1,5 +1,5 @@
 import { redactText } from '../core/redact.js';
-import type { OnceResult } from '../capture/proc.js';
+import type { OnceResult } from '../supervisor/runner.js';
 
 interface Line {
   /** The ffmpeg component that logged it (`tls`, `rtmps`, `srt`…), if it said. */

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { CamdError } from '../core/errors.js';
-import type { OnceProcess, ProcessSet } from '../capture/proc.js';
+import type { OnceChild, OnceRunner } from '../supervisor/runner.js';
 import { ffmpegFailure } from './ffmpeg-error.js';
 
 /** How long a push may take to get its first frame out (a keyframe may be seconds away, the URL must connect). */
@@ -20,14 +20,14 @@ export type EndReason = 'stopped' | 'sleep' | 'ended' | 'stalled' | 'restart';
  */
 export class LivePush {
   frames = 0;
-  private proc: OnceProcess;
+  private proc: OnceChild;
   private stallTimer: TimerHandle | undefined;
   private stopReason: EndReason | undefined;
   readonly started: Promise<void>;
   readonly ended: Promise<{ reason: EndReason; detail: string }>;
 
   constructor(
-    procs: ProcessSet,
+    procs: OnceRunner,
     args: string[],
     private readonly clock: Clock,
     name: string,

@@ -5,12 +5,12 @@ import { LENSES } from '../../board/schema.js';
 import { CamdError, errorMessage } from '../core/errors.js';
 import { redactText } from '../core/redact.js';
 import { microphone } from '../capture/mic.js';
-import { ProcessSet } from '../capture/proc.js';
 import { relayPath } from '../capture/relay.js';
 import type { LensName } from '../capture/types.js';
-import type { CommandMeta } from '../control/commands.js';
+import type { CommandMeta } from '../commands/registry.js';
+import { OnceRunner } from '../supervisor/runner.js';
 import type { Context, Service } from '../supervisor/service.js';
-import { sleepGate } from '../privacy/sleep-gate.js';
+import { sleepGate } from '../state/sleep-gate.js';
 import { pushArgs, type Profile, type Speaker } from './args.js';
 import { LivePush, type EndReason } from './push.js';
 import { Talk } from './talk.js';
@@ -41,14 +41,14 @@ export class LiveService implements Service {
   readonly name = 'live';
   private readonly sessions = new Map<string, Session>();
   private talk: Talk | undefined;
-  private readonly procs: ProcessSet;
+  private readonly procs: OnceRunner;
   private readonly unsubs: (() => void)[] = [];
   private readonly log: Logger;
   private readonly ca: MediaCa;
 
   constructor(private readonly ctx: Context) {
     this.log = ctx.log('live');
-    this.procs = new ProcessSet({ log: this.log, clock: ctx.clock });
+    this.procs = new OnceRunner({ log: this.log, clock: ctx.clock, state: ctx.state });
     this.ca = new MediaCa(ctx.paths.runDir);
   }
 
@@ -56,11 +56,11 @@ export class LiveService implements Service {
     const { ctx } = this;
     this.registerCommands();
     this.unsubs.push(
-      ctx.state.subscribe((s, changed) => {
+      ctx.state.subscribe(this, (s, changed) => {
         if (changed.has('sleeping') && s.sleeping) void this.endAll('sleep');
         if (changed.has('alarm')) void this.sirenChanged(!!s.alarm?.siren);
       }),
-      ctx.config.onChange((_c, paths) => {
+      ctx.config.onChange(this, (_c, paths) => {
         for (const lens of LENSES) if (paths.includes(`lenses.${lens}.quality`)) void this.requalify(lens);
       }),
     );
@@ -97,7 +97,11 @@ export class LiveService implements Service {
       handler: async ({ id }) => {
         if (id && !this.sessions.has(id)) throw new CamdError('not_found', `no live push ${id}`, 'id');
         const ids = id ? [id] : [...this.sessions.keys()];
-        await Promise.all(ids.map((i) => this.sessions.get(i)?.push.stop('stopped')));
+        await Promise.all(
+          ids.map(async (i) => {
+            await this.sessions.get(i)?.push.stop('stopped');
+          }),
+        );
         return { stopped: ids };
       },
     });

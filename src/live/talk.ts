@@ -2,15 +2,13 @@ import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
-import type { OnceProcess, ProcessSet } from '../capture/proc.js';
+import type { OnceChild, OnceRunner } from '../supervisor/runner.js';
 import type { Clock } from '../core/clock.js';
 import { CamdError } from '../core/errors.js';
 import type { Speaker } from './args.js';
 import { talkArgs } from './args.js';
 import { ffmpegFailure } from './ffmpeg-error.js';
 import type { MediaTarget } from './url-policy.js';
-
-export type TalkEnd = 'stopped' | 'ended' | 'sleep' | 'replaced';
 
 /** How long talk may take to play its first audio (the URL must connect, the stream start). */
 export const TALK_START_TIMEOUT_MS = 15_000;
@@ -22,7 +20,7 @@ export const TALK_START_TIMEOUT_MS = 15_000;
  * was not accepted named as such) — a URL that never plays is refused, not reported later.
  */
 export class Talk {
-  private proc: OnceProcess | undefined;
+  private proc: OnceChild | undefined;
   private stopping = false;
   suspended = false;
   readonly since: number;
@@ -30,7 +28,7 @@ export class Talk {
   constructor(
     readonly target: MediaTarget,
     private readonly deps: {
-      procs: ProcessSet;
+      procs: OnceRunner;
       speaker: Speaker;
       volume(): number;
       clock: Clock;

@@ -68,18 +68,18 @@ export class ConnectivityChecker {
           return;
         }
         let buf = Buffer.alloc(0);
-        socket!.on('data', (chunk: Buffer) => {
+        socket.on('data', (chunk: Buffer) => {
           buf = Buffer.concat([buf, chunk]);
           if (buf.length < 4) return;
           // CONNACK: type 2, remaining length 2, flags, return code.
           if (buf[0] === 0x20 && buf[1] === 0x02) {
-            socket!.write(Buffer.from([0xe0, 0x00])); // DISCONNECT, so the broker logs a clean goodbye
+            socket.write(Buffer.from([0xe0, 0x00])); // DISCONNECT, so the broker logs a clean goodbye
             done({ ok: true, target: name, latencyMs: this.clock.now() - t0 });
           } else {
             done({ ok: false, target: name, error: `not an MQTT broker (first bytes ${buf.subarray(0, 4).toString('hex')})` });
           }
         });
-        socket!.write(mqttConnectPacket(`camd-probe-${randomBytes(4).toString('hex')}`));
+        socket.write(mqttConnectPacket(`camd-probe-${randomBytes(4).toString('hex')}`));
       });
     });
   }

@@ -1,29 +1,34 @@
-import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { onceFailure, type OnceRunner } from '../supervisor/runner.js';
 import type { LinkBackend, LinkReading } from './types.js';
 
 /**
  * The real link backend: carrier and operstate from /sys/class/net/<iface>, the IPv4 default
  * route from /proc/net/route (both per network namespace, so the test namespace sees its own),
  * addresses from the kernel via os.networkInterfaces(). Route metrics are changed with
- * `ip route` — a short one-shot command, so it runs with execFile rather than the supervised
- * ChildRunner, which is meant for long-lived children it restarts.
+ * `ip route`, a short one-shot command run by the process runner's run-once mode.
  */
 export type RunCommand = (cmd: string, args: readonly string[]) => Promise<void>;
 
-export const execCommand: RunCommand = (cmd, args) =>
-  new Promise((resolve, reject) =>
-    execFile(cmd, [...args], { timeout: 10_000 }, (err, _out, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim() || err.message}`));
-      else resolve();
-    }),
-  );
+/** How long one `ip` call may take. */
+export const IP_TIMEOUT_MS = 10_000;
+
+/** A RunCommand on the run-once runner; a failure reads `<cmd> <args>: <its stderr, or why>`. */
+export function onceCommand(runner: OnceRunner): RunCommand {
+  return async (cmd, args) => {
+    const res = await runner.start({ name: cmd, command: cmd, args, timeoutMs: IP_TIMEOUT_MS }).done;
+    const why = onceFailure(res, IP_TIMEOUT_MS);
+    if (why === undefined) return;
+    const said = res.error || res.timedOut ? '' : res.stderr.join('\n').trim();
+    throw new Error(`${cmd} ${args.join(' ')}: ${said || why}`);
+  };
+}
 
 export class LinuxLinkBackend implements LinkBackend {
   constructor(
-    private readonly opts: { sysClassNet?: string; procNetRoute?: string; run?: RunCommand } = {},
+    private readonly opts: { sysClassNet?: string; procNetRoute?: string; run: RunCommand },
   ) {}
 
   async read(iface: string): Promise<LinkReading> {
@@ -41,7 +46,7 @@ export class LinuxLinkBackend implements LinkBackend {
     const routes = parseDefaultRoutes((await readTrim(this.opts.procNetRoute ?? '/proc/net/route')) ?? '');
     const cur = routes.get(iface);
     if (!cur || cur.metric === metric) return;
-    const run = this.opts.run ?? execCommand;
+    const { run } = this.opts;
     // The metric is part of a route's key: add the new one first so there is never a gap, then
     // remove the old one.
     await run('ip', ['-4', 'route', 'replace', 'default', 'via', cur.gateway, 'dev', iface, 'metric', String(metric)]);

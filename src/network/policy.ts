@@ -80,15 +80,15 @@ export function decide(input: PolicyInput): Decision {
   if (active && input.routePreference !== active) actions.push({ type: 'prefer', uplink: active });
   const joinedSaved = saved !== null && wifi.connected && wifi.ssid === saved.ssid;
   const failureApplies = saved !== null && wifiFailure !== null && wifiFailure.ssid === saved.ssid;
-  if (saved && !joinedSaved && (!failureApplies || now >= wifiFailure!.retryAt)) actions.push({ type: 'join-wifi', ssid: saved.ssid });
+  if (saved && !joinedSaved && (!failureApplies || now >= wifiFailure.retryAt)) actions.push({ type: 'join-wifi', ssid: saved.ssid });
 
-  const authRejected = failureApplies && wifiFailure!.kind === 'auth';
+  const authRejected = failureApplies && wifiFailure.kind === 'auth';
   const base = { active, actions };
 
   if (active === null) {
     const wiredWhy = wiredProblem(input);
     if (authRejected) {
-      return { ...base, phase: 'provisioning', provisioning: true, reason: `Wi-Fi "${saved!.ssid}" rejected the password: ${wifiFailure!.message}; show a new Wi-Fi QR code or send network.provision` };
+      return { ...base, phase: 'provisioning', provisioning: true, reason: `Wi-Fi "${saved.ssid}" rejected the password: ${wifiFailure.message}; show a new Wi-Fi QR code or send network.provision` };
     }
     if (!saved) {
       // A cable is in: the owner meant wired, so "check the cable/router" is the useful signal;
@@ -96,7 +96,7 @@ export function decide(input: PolicyInput): Decision {
       if (wired.carrier) return { ...base, phase: 'exception', provisioning: true, reason: `${wiredWhy}; no Wi-Fi saved` };
       return { ...base, phase: 'provisioning', provisioning: true, reason: 'no network and no saved Wi-Fi' };
     }
-    const wifiWhy = failureApplies ? `saved Wi-Fi "${saved.ssid}" not reachable: ${wifiFailure!.message}` : `joining Wi-Fi "${saved.ssid}"`;
+    const wifiWhy = failureApplies ? `saved Wi-Fi "${saved.ssid}" not reachable: ${wifiFailure.message}` : `joining Wi-Fi "${saved.ssid}"`;
     const reason = wired.carrier ? `${wiredWhy}; ${wifiWhy}` : wifiWhy;
     return { ...base, phase: failureApplies || wired.carrier ? 'exception' : 'connecting', provisioning: false, reason };
   }

@@ -3,17 +3,18 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { CamdError, errorMessage } from '../core/errors.js';
 import type { Context, Service } from '../supervisor/service.js';
-import type { NetworkSummary, StateKey } from '../state/store.js';
+import type { NetworkSummary } from '../state/store.js';
 import { ConnectivityChecker, targetFromUrl, type CheckTarget } from './connectivity.js';
 import { DEFAULT_TIMINGS, NetworkController, type ControllerTimings } from './controller.js';
-import { LinuxLinkBackend } from './link-linux.js';
+import { LinuxLinkBackend, onceCommand } from './link-linux.js';
 import type { Decision } from './policy.js';
-import { sleepGate } from '../privacy/sleep-gate.js';
+import { sleepGate } from '../state/sleep-gate.js';
 import { QrScanner } from './qr-scanner.js';
 import { SimNetwork } from './sim-net.js';
 import type { LinkBackend, WifiBackend } from './types.js';
 import { parseWifiQr } from './wifi-qr.js';
 import { NodeWifiBackend } from './wifi-nmcli.js';
+import { OnceRunner } from '../supervisor/runner.js';
 
 /**
  * The network manager: wired over Wi-Fi (policy.ts, run by controller.ts), provisioning
@@ -22,7 +23,7 @@ import { NodeWifiBackend } from './wifi-nmcli.js';
  */
 export interface NetworkServiceOptions {
   timings?: Partial<ControllerTimings>;
-  /** QR scanner frame rate while provisioning. */
+  /** QR decodes per second while provisioning (from the wide lens's tap frames). */
   scanFps?: number;
 }
 
@@ -41,6 +42,8 @@ export class NetworkService implements Service {
   private scanner: QrScanner | undefined;
   private sim: SimNetwork | undefined;
   private wifi: WifiBackend | undefined;
+  /** nmcli and `ip` calls of the real backends (one-shot children). */
+  private procs: OnceRunner | undefined;
   private published = '';
   private unsubscribe: (() => void) | undefined;
   private unConfig: (() => void) | undefined;
@@ -48,6 +51,8 @@ export class NetworkService implements Service {
   private readonly known = new Set<string>();
   private lastQr: string | undefined;
   private qrNote: string | undefined;
+  /** The controller's last round, republished when the QR scanner's status changes between rounds. */
+  private last: { summary: NetworkSummary; provisioning: boolean } | undefined;
   private provisioning: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
@@ -67,19 +72,26 @@ export class NetworkService implements Service {
       link = this.sim.link;
       this.wifi = this.sim.wifi;
     } else {
-      link = new LinuxLinkBackend();
+      this.procs = new OnceRunner({ clock: ctx.clock, log: this.log, state: ctx.state });
+      link = new LinuxLinkBackend({ run: onceCommand(this.procs) });
+      // node-wifi (the design card's Wi-Fi library) runs nmcli itself, outside the runner.
       this.wifi = new NodeWifiBackend(wifiInterface);
     }
     const saved = ctx.secrets.get().wifi;
     if (saved) this.known.add(saved.ssid);
 
+    // The QR reader consumes the capture tap's wide frames (no ffmpeg of its own) and asks for a
+    // larger gray plane while it scans: why, and why 960, in src/network/qr-scanner.ts.
     this.scanner = new QrScanner({
+      lensName: 'wide',
       lens: ctx.board.video.wide,
       fps: this.opts.scanFps ?? 1,
       maxWidth: 960,
-      spawnChild: (spec) => ctx.spawnChild(spec),
+      frames: (handler) => ctx.bus.on(this, 'capture.frame', handler),
+      demand: (gray) => ctx.bus.emit('capture.tap.demand', { owner: 'network.qr', lens: 'wide', gray }),
       log: this.log,
       onCode: (text) => this.onQr(text),
+      onStatus: () => this.publishNetwork(),
       // privacy: no lens reading in sleep mode, provisioning or not (src/network/qr-scanner.ts)
       sleep: sleepGate(ctx),
     });
@@ -106,10 +118,10 @@ export class NetworkService implements Service {
 
     this.registerCommands();
     ctx.factoryReset.register(this, 'network.wifi', () => this.forgetWifi());
-    this.unsubscribe = ctx.state.subscribe((_s, changed) => {
-      if (changed.has('cloud' as StateKey)) this.controller?.schedule();
+    this.unsubscribe = ctx.state.subscribe(this, (_s, changed) => {
+      if (changed.has('cloud')) this.controller?.schedule();
     });
-    this.unConfig = ctx.config.onChange((_c, paths) => {
+    this.unConfig = ctx.config.onChange(this, (_c, paths) => {
       if (paths.some((p) => p.startsWith('network.') || p === 'cloud.url')) this.controller?.schedule();
     });
     this.controller.start();
@@ -121,7 +133,8 @@ export class NetworkService implements Service {
     this.unConfig?.();
     this.controller?.stop();
     await this.provisioning.catch(() => undefined);
-    await this.scanner?.stop();
+    await this.procs?.stopAll();
+    this.scanner?.stop();
   }
 
   /** The QR scanner's counters (frames decoded, dropped), for tests and diagnostics. */
@@ -185,8 +198,23 @@ export class NetworkService implements Service {
   }
 
   private onDecision(summary: NetworkSummary, decision: Decision): void {
-    const next: NetworkSummary =
-      decision.provisioning && this.qrNote ? { ...summary, reason: [summary.reason, `last QR code refused: ${this.qrNote}`].filter(Boolean).join('; ') } : summary;
+    this.last = { summary, provisioning: decision.provisioning };
+    this.publishNetwork();
+    if (this.stopped) return;
+    if (decision.provisioning && !this.scanner?.running) this.scanner?.start();
+    else if (!decision.provisioning && this.scanner?.running) this.scanner.stop();
+  }
+
+  /** state.network: the controller's last round, the refused QR code's reason, the QR scanner's status. */
+  private publishNetwork(): void {
+    if (!this.last) return;
+    const { summary, provisioning } = this.last;
+    const qr = this.scanner?.status ?? 'off';
+    const next: NetworkSummary = {
+      ...summary,
+      ...(provisioning && this.qrNote ? { reason: [summary.reason, `last QR code refused: ${this.qrNote}`].filter(Boolean).join('; ') } : {}),
+      ...(qr !== 'off' ? { qrScanner: qr } : {}),
+    };
     const text = JSON.stringify(next);
     if (text !== this.published) {
       const prev = this.ctx.state.get().network;
@@ -196,9 +224,6 @@ export class NetworkService implements Service {
         this.log.info({ phase: next.phase, reason: next.reason, active: next.active }, 'network state');
       }
     }
-    if (this.stopped) return;
-    if (decision.provisioning && !this.scanner?.running) this.scanner?.start();
-    else if (!decision.provisioning && this.scanner?.running) void this.scanner.stop();
   }
 
   private onQr(text: string): void {

@@ -8,6 +8,9 @@ import { WifiError, type WifiBackend, type WifiConnection, type WifiErrorKind, t
  *
  * Known limit of node-wifi: it passes the passphrase to `nmcli` on the command line, where a
  * local user could read it from /proc while nmcli runs; the board runs nothing but the daemon.
+ * Its errors quote that command line ("Command failed: nmcli … password <psk>"), so every error
+ * is reduced to nmcli's own words and the passphrase is scrubbed before anyone sees it.
+ * node-wifi spawns nmcli itself: these children do not go through the supervisor's runner.
  */
 interface NodeWifi {
   init(opts: { iface: string | null; debug?: boolean }): void;
@@ -43,7 +46,7 @@ export class NodeWifiBackend implements WifiBackend {
     try {
       await this.wifi.connect({ ssid, password: psk });
     } catch (err) {
-      throw classify(err);
+      throw classify(err, psk);
     }
   }
 
@@ -75,8 +78,18 @@ export function classifyWifiMessage(message: string): WifiErrorKind {
   return 'failed';
 }
 
-function classify(err: unknown): WifiError {
+/**
+ * nmcli's words from a node-wifi error: its `Command failed: nmcli …` line (which carries the
+ * passphrase) is dropped in favour of nmcli's own `Error: …` line, and `secret` is scrubbed from
+ * whatever is left.
+ */
+export function classify(err: unknown, secret?: string): WifiError {
   if (err instanceof WifiError) return err;
-  const message = (err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? 'unknown error';
+  const e = err as { message?: unknown; stderr?: unknown; stdout?: unknown };
+  const text = [e.stderr, e.stdout, e.message ?? String(err)].filter((t): t is string => typeof t === 'string').join('\n');
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !/^Command failed:/i.test(l));
+  const said = lines.find((l) => /^Error:/i.test(l)) ?? lines[0] ?? 'nmcli failed';
+  let message = said.replace(/^Error:\s*/i, '');
+  if (secret) message = message.split(secret).join('***');
   return new WifiError(classifyWifiMessage(message), message);
 }

@@ -46,7 +46,7 @@ export class PrivacyService implements Service {
   async start(): Promise<void> {
     const { ctx } = this;
     ctx.state.set('privacy', { audioRecording: ctx.config.get().recording.audio, since: ctx.clock.now() });
-    this.unsubscribe = ctx.config.onChange((cfg, _paths, source) => {
+    this.unsubscribe = ctx.config.onChange(this, (cfg, _paths, source) => {
       const on = cfg.recording.audio;
       if (on === ctx.state.get().privacy?.audioRecording) return;
       const now = ctx.clock.now();

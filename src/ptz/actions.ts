@@ -4,7 +4,7 @@ import { fitCalibration, lookAngles, type CalibrationFit, type CalibrationPair }
 import type { GotoResult } from './controller.js';
 import { checkSoft, clampSoft, speedByteFromPercent } from './limits.js';
 import { findPreset, removePreset, upsertPreset } from './presets.js';
-import type { PtzService } from './service.js';
+import type { PtzHost } from './host.js';
 
 export const DIRECTIONS = ['up', 'down', 'left', 'right', 'up-left', 'up-right', 'down-left', 'down-right'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
@@ -28,19 +28,21 @@ function gotoReply(r: GotoResult): Record<string, unknown> {
 }
 
 /**
- * What the PTZ commands do, on top of the service's arbitration (who may drive the head) and
- * availability handling. Gotos answer once the head has arrived, with the queried position.
+ * What the PTZ commands do, on top of the service's availability handling and the head arbiter
+ * (head.ts): every motion runs under a `manual` lease (service.manual), so it preempts the sweep,
+ * follow and patrol and is refused (`busy`) only while the head homes. Saving a preset and
+ * calibrating only read the position and need no lease. Gotos answer once the head has
+ * arrived, with the queried position.
  */
 export class PtzActions {
   calibrationPairs: CalibrationPair[] = [];
   /** Config edits of presets/calibration one at a time: each computes on the result of the last. */
   private edits: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly s: PtzService) {}
+  constructor(private readonly s: PtzHost) {}
 
   move(direction: Direction, speed: number, seconds: number): Promise<Record<string, unknown>> {
-    return this.s.use('head', async (c) => {
-      this.s.takeManual();
+    return this.s.manual('ptz.move', async (c) => {
       const [px, ty] = VECTORS[direction];
       const b = speedByteFromPercent(speed);
       const { limited } = await c.move(px * b, ty * b, seconds * 1000);
@@ -49,8 +51,7 @@ export class PtzActions {
   }
 
   stop(): Promise<Record<string, unknown>> {
-    return this.s.use('head', async (c) => {
-      this.s.takeManual();
+    return this.s.manual('ptz.stop', async (c) => {
       return { ...pos2(await c.stop()) };
     });
   }
@@ -60,16 +61,14 @@ export class PtzActions {
     if (pan === undefined && tilt === undefined) throw new CamdError('invalid_args', 'give pan, tilt or both', 'pan');
     if (pan !== undefined) checkSoft(pan, c.limits.pan, 'pan');
     if (tilt !== undefined && c.limits.tilt) checkSoft(tilt, c.limits.tilt, 'tilt');
-    return this.s.use('head', async () => {
-      this.s.takeManual();
-      return gotoReply(await c.goto({ pan, tilt }));
+    return this.s.manual('ptz.goto', async (m) => {
+      return gotoReply(await m.goto({ pan, tilt }));
     });
   }
 
   /** Back to the board's home position (the one target besides presets allowed at an end stop). */
-  home(manual = true): Promise<Record<string, unknown>> {
-    return this.s.use('head', async (c) => {
-      if (manual) this.s.takeManual();
+  home(): Promise<Record<string, unknown>> {
+    return this.s.manual('ptz.home', async (c) => {
       return gotoReply(await c.goto({ pan: c.limits.pan.home, tilt: c.limits.tilt?.home }));
     });
   }
@@ -82,9 +81,8 @@ export class PtzActions {
     const tilt = c.limits.tilt ? clampSoft(a.tilt, c.limits.tilt) : 0;
     // A tap outside the reachable range still turns the lens as far as it may go; the reply says so.
     const clamped = pan !== a.pan || tilt !== a.tilt;
-    return this.s.use('head', async () => {
-      this.s.takeManual();
-      return { ...gotoReply(await c.goto({ pan, tilt })), aim: pos2(a), clamped };
+    return this.s.manual('ptz.look', async (m) => {
+      return { ...gotoReply(await m.goto({ pan, tilt })), aim: pos2(a), clamped };
     });
   }
 
@@ -113,8 +111,7 @@ export class PtzActions {
 
   presetGoto(name: string): Promise<Record<string, unknown>> {
     const p = findPreset(this.s.ctx.config.get().ptz.presets, name);
-    return this.s.use('head', async (c) => {
-      this.s.takeManual();
+    return this.s.manual(`ptz.preset.goto ${name}`, async (c) => {
       return { name, ...gotoReply(await c.goto({ pan: p.pan, tilt: p.tilt })) };
     });
   }

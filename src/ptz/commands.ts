@@ -1,16 +1,15 @@
 import { z } from 'zod';
-import { NoArgs } from '../control/commands.js';
-import { DIRECTIONS } from './actions.js';
-import type { PtzService } from './service.js';
+import { NoArgs } from '../commands/registry.js';
+import { DIRECTIONS, type PtzActions } from './actions.js';
+import type { PtzHost } from './host.js';
 
 const angle = z.number().min(-360).max(360);
 const unit = z.number().min(0).max(1);
 const presetName = z.string().min(1).max(32).regex(/^[^\u0000-\u001f]+$/, 'no control characters');
 
 /** The PTZ command table: same schemas for camctl and MQTT `cmd/<name>`. */
-export function registerPtzCommands(s: PtzService): void {
+export function registerPtzCommands(s: PtzHost, a: PtzActions): void {
   const { commands } = s.ctx;
-  const a = s.actions;
   commands.register(s, {
     name: 'ptz.move',
     access: 'cloud',

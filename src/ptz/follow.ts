@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import type { MotorController } from './controller.js';
+import type { HeadMotor } from './head.js';
 import { FOLLOW_STEERING, steer } from './steering.js';
 
 /** Steering period: five speed updates a second is smooth for a 30°/s head and light on RS-485. */
@@ -18,7 +18,6 @@ export interface FollowTarget {
 export interface FollowDeps {
   clock: Clock;
   log: Logger;
-  head: MotorController;
   /** The target left (episode ended or timed out). */
   onLost(target: FollowTarget): void;
   onChange(): void;
@@ -36,6 +35,7 @@ export interface FollowDeps {
 export class Follower {
   private current: FollowTarget | undefined;
   private timer: TimerHandle | undefined;
+  private head: HeadMotor | undefined;
   private busy = false;
 
   constructor(private readonly d: FollowDeps) {}
@@ -62,9 +62,10 @@ export class Follower {
     if (this.current?.episodeId === episodeId) this.lose('episode ended');
   }
 
-  /** Starts steering (the head is ours until stop()). */
-  start(): void {
+  /** Starts steering the head of a lease the caller holds (ours until stop()). */
+  start(head: HeadMotor): void {
     if (this.timer) return;
+    this.head = head;
     this.timer = this.d.clock.setInterval(() => void this.tick(), FOLLOW_TICK_MS);
     void this.tick();
   }
@@ -73,6 +74,7 @@ export class Follower {
   stop(): void {
     this.d.clock.clearInterval(this.timer);
     this.timer = undefined;
+    this.head = undefined;
   }
 
   /** Forgets the target without a lost callback (follow switched off, sleep). */
@@ -91,7 +93,8 @@ export class Follower {
   }
 
   private async tick(): Promise<void> {
-    if (this.busy || !this.timer) return;
+    const head = this.head;
+    if (this.busy || !this.timer || !head) return;
     const t = this.current;
     if (!t) return;
     const now = this.d.clock.now();
@@ -99,7 +102,6 @@ export class Follower {
       this.lose('not seen');
       return;
     }
-    const head = this.d.head;
     const pos = head.position(now);
     const m = head.motion();
     const pan = steer(t.pan - pos.pan, m.pan.velocity, FOLLOW_TICK_MS, FOLLOW_STEERING);

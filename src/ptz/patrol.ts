@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { sleep, type Clock } from '../core/clock.js';
-import type { MotorController } from './controller.js';
+import type { HeadMotor } from './head.js';
 
 export interface PatrolPreset {
   name: string;
@@ -12,7 +12,6 @@ export interface PatrolPreset {
 export interface PatrolDeps {
   clock: Clock;
   log: Logger;
-  head: MotorController;
   /** Read on every step, so edits to the presets apply from the next stop on. */
   presets(): readonly PatrolPreset[];
   defaultDwellSeconds(): number;
@@ -25,7 +24,8 @@ export interface PatrolDeps {
  * Auto patrol: visits the presets in their configured order, dwelling at each (its own
  * dwellSeconds, else ptz.patrol.dwellSeconds), round and round. The dwell starts once the head
  * has arrived (verified by a position query), so travel time never eats into the view time.
- * After an interruption (follow target, manual control) it resumes at the preset it was on.
+ * After an interruption (follow target, manual control, the 360° sweep: the head arbiter
+ * preempted its lease and stop() was called) it resumes at the preset it was on.
  */
 export class Patrol {
   private abort: AbortController | undefined;
@@ -37,12 +37,18 @@ export class Patrol {
     return this.abort !== undefined;
   }
 
-  start(): void {
+  /**
+   * Starts the round on the head of a lease the caller holds; `onEnd` when the loop ends by
+   * itself (no presets, an error), so the caller can release the lease.
+   */
+  start(head: HeadMotor, onEnd?: () => void): void {
     if (this.abort) return;
     const abort = new AbortController();
     this.abort = abort;
-    void this.loop(abort.signal).finally(() => {
-      if (this.abort === abort) this.abort = undefined;
+    void this.loop(head, abort.signal).finally(() => {
+      if (this.abort !== abort) return;
+      this.abort = undefined;
+      onEnd?.();
     });
   }
 
@@ -52,7 +58,7 @@ export class Patrol {
     this.d.onPreset(null);
   }
 
-  private async loop(signal: AbortSignal): Promise<void> {
+  private async loop(head: HeadMotor, signal: AbortSignal): Promise<void> {
     this.d.log.info('patrol started');
     while (!signal.aborted) {
       const presets = this.d.presets();
@@ -61,7 +67,7 @@ export class Patrol {
       const p = presets[i]!;
       this.d.onPreset(p.name);
       try {
-        const r = await this.d.head.goto({ pan: p.pan, tilt: p.tilt });
+        const r = await head.goto({ pan: p.pan, tilt: p.tilt });
         // Superseded by another command: whoever took the head decides what comes next.
         if (!r.arrived || signal.aborted) return;
         await sleep(this.d.clock, (p.dwellSeconds ?? this.d.defaultDwellSeconds()) * 1000, signal);

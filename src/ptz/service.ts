@@ -1,19 +1,21 @@
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { HardwareError } from '../../drivers/errors.js';
 import { backoffDelay, type TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
-import type { CameraEvent } from '../state/bus.js';
+import type { DetectionEpisode } from '../domain/episode.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { lookAngles } from './calibration.js';
 import { MotorController } from './controller.js';
 import { Follower } from './follow.js';
+import { HeadArbiter, type HeadHolder, type HeadLease, type HeadMotor } from './head.js';
 import { axisLimits, clampSoft } from './limits.js';
 import { restTime } from './motion-model.js';
 import { Patrol } from './patrol.js';
 import { PtzActions } from './actions.js';
 import { registerPtzCommands } from './commands.js';
+import type { MotorKey, PtzHost } from './host.js';
 import { aimPoint } from './steering.js';
+import { runSweep } from './sweep.js';
 import type { PtzMode, PtzState } from './types.js';
 import './types.js';
 
@@ -23,7 +25,6 @@ const RETRY = { baseMs: 5_000, maxMs: 300_000 };
 /** An idle receiver is asked its position this often, so one that went silent shows as a fault. */
 export const HEARTBEAT_MS = 30_000;
 
-export type MotorKey = 'head' | 'wide';
 
 export interface MotorSlot {
   ctrl: MotorController | undefined;
@@ -37,22 +38,23 @@ export interface MotorSlot {
 const FAULT: Record<MotorKey, string> = { head: 'ptz', wide: 'ptz.widePan' };
 const LABEL: Record<MotorKey, string> = { head: 'PTZ head', wide: 'wide-lens pan motor' };
 
-const Detection = z.object({
-  episodeId: z.union([z.string(), z.number()]).transform(String),
-  box: z.tuple([z.number(), z.number(), z.number().nonnegative(), z.number().nonnegative()]).optional(),
-});
+/** The automatic owners evaluate() puts on the head when nobody ranks above them. */
+type AutoOwner = 'hold' | 'follow' | 'patrol';
 
 /**
  * PTZ behaviours on the two Pelco-D receivers: homing at boot, manual control, presets,
- * tap-to-look, auto patrol and follow-target.
+ * tap-to-look, the 360° sweep's motion, auto patrol and follow-target.
  *
- * Who drives the head, highest first: homing → manual commands (pause the automatic modes for
- * MANUAL_HOLD_MS) → follow target (a person on the wide lens) → patrol → idle. When a followed
- * person leaves, the head returns to the patrol or, without one, to its home position.
+ * Who drives the head is the head arbiter's (head.ts, HEAD_PRIORITY): homing → manual commands
+ * → the 360° sweep → the manual hold (MANUAL_HOLD_MS after the last manual command) → follow
+ * target (a person on the wide lens) → patrol → idle. One-shot movers (homing, manual, sweep)
+ * take the head and give it back; evaluate() puts the automatic owner that should have it next
+ * whenever the holder changes. When a followed person leaves, the head returns to the patrol
+ * or, without one, to its home position.
  * A receiver that stops answering is a camera fault (`ptz`, `ptz.widePan`): its commands answer
  * `unavailable`, homing is retried with backoff, the daemon goes on.
  */
-export class PtzService implements Service {
+export class PtzService implements Service, PtzHost {
   readonly name = 'ptz';
   readonly log: Logger;
   readonly slots: Record<MotorKey, MotorSlot> = {
@@ -65,6 +67,12 @@ export class PtzService implements Service {
   /** Both exist only when the PTZ head opened. */
   patrol: Patrol | undefined;
   follower: Follower | undefined;
+  /** The one owner of the head's motor; exists only when the PTZ head opened. */
+  arbiter: HeadArbiter | undefined;
+  /** The lease of the automatic owner (hold, follow or patrol), while it has the head. */
+  private autoLease: HeadLease | undefined;
+  private evaluating = false;
+  private evaluateAgain = false;
   readonly actions: PtzActions;
   private manualTimer: TimerHandle | undefined;
   private restTimer: TimerHandle | undefined;
@@ -102,20 +110,35 @@ export class PtzService implements Service {
     mk('wide', parts.widePan, false);
 
     const head = this.slots.head.ctrl;
-    if (head) this.makeAutomation(head);
+    if (head) {
+      this.arbiter = new HeadArbiter({
+        motor: head,
+        clock: ctx.clock,
+        log: this.log,
+        onChange: () => {
+          this.evaluate();
+          this.publish();
+        },
+      });
+      this.makeAutomation();
+      // The 360° view (capture) moves the head only through this port, arbitrated like the rest.
+      ctx.ports.head = { sweep: (shots, shoot) => this.use('head', () => runSweep(this.arbiter!, this.log, shots, shoot)) };
+    }
 
-    ctx.bus.on(this, 'camera.event', (e) => this.onCameraEvent(e));
+    ctx.bus.on(this, 'detection.episode', (e) => this.onEpisode(e));
     this.unsubscribers.push(
-      ctx.state.subscribe((_s, changed) => {
+      ctx.state.subscribe(this, (_s, changed) => {
         if (changed.has('sleeping')) this.evaluate();
       }),
-      ctx.config.onChange((_cfg, paths) => {
+      ctx.config.onChange(this, (_cfg, paths) => {
         if (!paths.some((p) => p.startsWith('ptz.'))) return;
         if (!ctx.config.get().ptz.patrol.followTarget) this.follower?.clear();
         this.evaluate();
+        // Presets and patrol settings are in the state slice even when nobody changes hands.
+        this.publish();
       }),
     );
-    registerPtzCommands(this);
+    registerPtzCommands(this, this.actions);
     this.evaluate();
     this.publish();
     // Homing runs in the background: a slow or silent controller must not hold up the boot.
@@ -132,12 +155,11 @@ export class PtzService implements Service {
     }
   }
 
-  private makeAutomation(head: MotorController): void {
+  private makeAutomation(): void {
     const { ctx } = this;
     this.patrol = new Patrol({
       clock: ctx.clock,
       log: this.log,
-      head,
       presets: () => ctx.config.get().ptz.presets,
       defaultDwellSeconds: () => ctx.config.get().ptz.patrol.dwellSeconds,
       onPreset: (name) => {
@@ -149,7 +171,6 @@ export class PtzService implements Service {
     this.follower = new Follower({
       clock: ctx.clock,
       log: this.log,
-      head,
       onLost: () => this.evaluate(),
       onChange: () => this.publish(),
       onError: (err) => this.fail('head', err),
@@ -159,8 +180,10 @@ export class PtzService implements Service {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const u of this.unsubscribers.splice(0)) u();
+    if (this.ctx.ports.head && this.arbiter) delete this.ctx.ports.head;
     this.patrol?.stop();
     this.follower?.clear();
+    this.arbiter?.dispose();
     for (const t of [this.manualTimer, this.restTimer]) this.ctx.clock.clearTimeout(t);
     this.ctx.clock.clearInterval(this.heartbeat);
     for (const slot of Object.values(this.slots)) {
@@ -181,7 +204,9 @@ export class PtzService implements Service {
     if (key === 'head') this.evaluate();
     this.publish();
     try {
-      const r = await ctrl.home();
+      // The head's homing is exclusive: it takes the head from anyone and nobody moves it meanwhile.
+      const arbiter = key === 'head' ? this.arbiter : undefined;
+      const r = arbiter ? await arbiter.run({ owner: 'homing', why: slot.attempt > 0 ? `retry ${slot.attempt}` : 'boot' }, (l) => l.motor.home()) : await ctrl.home();
       if (this.stopped) return;
       if (!r.arrived) throw new HardwareError('EIO', 'homing was interrupted');
       slot.status = 'ready';
@@ -242,12 +267,18 @@ export class PtzService implements Service {
     }
   }
 
-  /** A manual command takes the head: automatic modes pause until MANUAL_HOLD_MS after the last one. */
-  takeManual(): void {
-    this.manualUntil = this.ctx.clock.now() + MANUAL_HOLD_MS;
-    this.ctx.clock.clearTimeout(this.manualTimer);
-    this.manualTimer = this.ctx.clock.setTimeout(() => this.evaluate(), MANUAL_HOLD_MS);
-    this.evaluate();
+  /**
+   * A manual command (`why`: its name): runs `fn` on the head under a `manual` lease, which
+   * preempts the sweep, follow, patrol and the hold; afterwards evaluate() keeps the head at
+   * `hold` until MANUAL_HOLD_MS after the last manual command, so the automatic modes stay paused.
+   */
+  manual<T>(why: string, fn: (m: HeadMotor) => Promise<T>): Promise<T> {
+    return this.use('head', async () => {
+      this.manualUntil = this.ctx.clock.now() + MANUAL_HOLD_MS;
+      this.ctx.clock.clearTimeout(this.manualTimer);
+      this.manualTimer = this.ctx.clock.setTimeout(() => this.evaluate(), MANUAL_HOLD_MS);
+      return this.arbiter!.run({ owner: 'manual', why }, (lease) => fn(lease.motor));
+    });
   }
 
   releaseManual(): void {
@@ -255,45 +286,100 @@ export class PtzService implements Service {
     this.ctx.clock.clearTimeout(this.manualTimer);
   }
 
-  /** Decides who drives the head now (see the class comment). */
+  /** Decides which automatic owner should have the head now (see the class comment). Re-entrant calls run once more, after. */
   evaluate(): void {
     if (this.stopped) return;
+    if (this.evaluating) {
+      this.evaluateAgain = true;
+      return;
+    }
+    this.evaluating = true;
+    try {
+      do {
+        this.evaluateAgain = false;
+        this.decide();
+      } while (this.evaluateAgain && !this.stopped);
+    } finally {
+      this.evaluating = false;
+    }
+  }
+
+  private decide(): void {
     const cfg = this.ctx.config.get().ptz;
     const head = this.slots.head;
     const was = this.mode;
     const now = this.ctx.clock.now();
-    const { patrol, follower } = this;
-    if (head.status !== 'ready' || !patrol || !follower) {
-      patrol?.stop();
-      follower?.stop();
+    const { patrol, follower, arbiter } = this;
+    if (head.status !== 'ready' || !patrol || !follower || !arbiter) {
+      this.endAuto();
       this.setMode(head.status === 'homing' ? 'homing' : 'unavailable');
       return;
     }
-    if (this.manualUntil !== null && now < this.manualUntil) {
-      patrol.stop();
-      follower.stop();
-      this.setMode('manual');
+    let want: AutoOwner | null = null;
+    if (this.manualUntil !== null && now < this.manualUntil) want = 'hold';
+    else {
+      this.manualUntil = null;
+      const sleeping = this.ctx.state.get().sleeping;
+      if (sleeping) follower.clear();
+      if (cfg.patrol.followTarget && follower.target) want = 'follow';
+      else if (cfg.patrol.enabled && !sleeping && cfg.presets.length > 0) want = 'patrol';
+    }
+    if (this.autoLease && (this.autoLease.holder.owner !== want || !this.autoLease.active)) this.endAuto();
+    if (want && !this.autoLease) {
+      // A one-shot mover (homing, manual command, sweep) has the head: it gives it back, and its release evaluates again.
+      if (!arbiter.wouldGrant(want)) {
+        this.setMode(modeOf(arbiter.holder, want));
+        return;
+      }
+      this.takeAuto(arbiter, want, patrol, follower);
+    }
+    if (want) {
+      this.setMode(want === 'hold' ? 'manual' : want);
       return;
     }
-    this.manualUntil = null;
-    const sleeping = this.ctx.state.get().sleeping;
-    if (sleeping) follower.clear();
-    if (cfg.patrol.followTarget && follower.target) {
-      patrol.stop();
-      follower.start();
-      this.setMode('follow');
-      return;
-    }
-    follower.stop();
-    if (cfg.patrol.enabled && !sleeping && cfg.presets.length > 0) {
-      patrol.start();
-      this.setMode('patrol');
-      return;
-    }
-    patrol.stop();
-    this.setMode('idle');
+    this.setMode(modeOf(arbiter.holder, null));
     // The followed person left and there is no patrol to return to: back to home.
-    if (was === 'follow') void this.actions.home(false).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'return to home failed'));
+    if (was === 'follow') this.returnHome(arbiter);
+  }
+
+  private takeAuto(arbiter: HeadArbiter, owner: AutoOwner, patrol: Patrol, follower: Follower): void {
+    const lease = arbiter.acquire({
+      owner,
+      why: owner === 'follow' ? `episode ${follower.target?.episodeId ?? '?'}` : undefined,
+      // Preempted: stop driving at once (its lease already refuses motions); it resumes when evaluate() gives it the head back.
+      onPreempt: () => {
+        if (this.autoLease !== lease) return;
+        this.autoLease = undefined;
+        if (owner === 'patrol') patrol.stop();
+        if (owner === 'follow') follower.stop();
+      },
+    });
+    this.autoLease = lease;
+    if (owner === 'follow') follower.start(lease.motor);
+    if (owner === 'patrol') {
+      patrol.start(lease.motor, () => {
+        // The round ended by itself (presets gone, a failure): give the head back.
+        if (this.autoLease !== lease) return;
+        this.autoLease = undefined;
+        lease.release();
+      });
+    }
+  }
+
+  /** Stops the automatic owner and gives its lease back. */
+  private endAuto(): void {
+    this.patrol?.stop();
+    this.follower?.stop();
+    const lease = this.autoLease;
+    this.autoLease = undefined;
+    lease?.release();
+  }
+
+  private returnHome(arbiter: HeadArbiter): void {
+    if (!arbiter.wouldGrant('follow')) return;
+    void this.use('head', () => arbiter.run({ owner: 'follow', why: 'return home' }, async (l) => l.motor.goto({ pan: l.motor.limits.pan.home, tilt: l.motor.limits.tilt?.home }))).catch(
+      (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'return to home failed'),
+    );
   }
 
   /** Aim for a person's box on the wide image, at the wide lens's pan when the frame was taken. */
@@ -309,24 +395,17 @@ export class PtzService implements Service {
     return wide.ctrl && wide.homed ? wide.ctrl.position(t).pan : this.ctx.board.ptz.widePan.homeDeg;
   }
 
-  private onCameraEvent(e: CameraEvent): void {
-    if (e.kind !== 'detection' || e.lens !== 'wide' || !e.type.startsWith('human.')) return;
+  private onEpisode(e: DetectionEpisode): void {
+    if (e.lens !== 'wide' || e.type !== 'human') return;
     const follower = this.follower;
     if (!this.ctx.config.get().ptz.patrol.followTarget || this.ctx.state.get().sleeping || !follower) return;
-    const parsed = Detection.safeParse(e.data ?? {});
-    if (!parsed.success) {
-      this.log.debug({ type: e.type, id: e.id }, 'detection without episodeId/box: not followed');
+    if (e.phase === 'end') {
+      follower.end(e.id);
       return;
     }
-    const { episodeId, box } = parsed.data;
-    if (e.type === 'human.end') {
-      follower.end(episodeId);
-      return;
-    }
-    if ((e.type !== 'human.start' && e.type !== 'human.update') || !box) return;
-    const aim = this.aimAt(box, e.ts);
+    const aim = this.aimAt([e.box.x, e.box.y, e.box.w, e.box.h], e.ts);
     const isNew = !follower.target;
-    if (follower.observe(episodeId, aim.pan, aim.tilt, this.ctx.clock.now()) && isNew) this.evaluate();
+    if (follower.observe(e.id, aim.pan, aim.tilt, this.ctx.clock.now()) && isNew) this.evaluate();
   }
 
   private onMotion(key: MotorKey): void {
@@ -373,6 +452,7 @@ export class PtzService implements Service {
       target: target ? { episodeId: target.episodeId, pan: r(target.pan), tilt: r(target.tilt) } : null,
       manualUntil: this.manualUntil,
       calibrationPairs: this.actions.calibrationPairs.length,
+      head: this.arbiter?.holder ?? null,
       ...(error ? { error } : {}),
     };
   }
@@ -381,6 +461,21 @@ export class PtzService implements Service {
     if (this.stopped) return;
     const next = this.snapshot();
     if (JSON.stringify(next) !== JSON.stringify(this.ctx.state.get().ptz)) this.ctx.state.set('ptz', next);
+  }
+}
+
+/** The mode shown while `holder` has the head and `want` (the automatic owner due) waits for it. */
+function modeOf(holder: HeadHolder | null, want: AutoOwner | null): PtzMode {
+  switch (holder?.owner) {
+    case 'homing':
+      return 'homing';
+    case 'manual':
+    case 'hold':
+      return 'manual';
+    case 'sweep':
+      return 'sweep';
+    default:
+      return want === 'hold' ? 'manual' : (want ?? 'idle');
   }
 }
 

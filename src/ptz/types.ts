@@ -1,6 +1,7 @@
+import type { HeadHolder } from './head.js';
 import type { AxisMotion } from './motion-model.js';
 
-export type PtzMode = 'homing' | 'idle' | 'manual' | 'patrol' | 'follow' | 'unavailable';
+export type PtzMode = 'homing' | 'idle' | 'manual' | 'sweep' | 'patrol' | 'follow' | 'unavailable';
 
 /** State slice `ptz`: where the lenses point and what drives them. Angles in degrees. */
 export interface PtzState {
@@ -21,6 +22,8 @@ export interface PtzState {
   /** Manual control pauses patrol/follow until this time (epoch ms). */
   manualUntil: number | null;
   calibrationPairs: number;
+  /** Who holds the head's motor now (head.ts: HEAD_PRIORITY); null when nobody drives it. */
+  head: HeadHolder | null;
   /** Why the head (or the wide motor) is unavailable. */
   error?: string;
 }
@@ -34,6 +37,30 @@ export interface PtzMotionEvent {
   motor: 'ptz' | 'widePan';
   pan: AxisMotion;
   tilt?: AxisMotion;
+}
+
+/** Takes the 360° view's picture at `panDeg` (the queried pan once the lens has arrived). */
+export type SweepShot = (index: number, panDeg: number) => Promise<void>;
+
+/**
+ * What the PTZ service offers other services through `ctx.ports.head`: capture's 360° view moves
+ * the head only through this, so it is arbitrated with patrol, follow and manual control
+ * (ptz/head.ts) and capture never touches the motor.
+ */
+export interface HeadPort {
+  /**
+   * Turns the PTZ lens to `shots` pan positions over its range, calls `shoot` at each and turns
+   * it back. Answers `busy` when a higher-priority mover holds the head or takes it meanwhile,
+   * `unavailable` when the head does not answer; resolves with the queried pan of each shot.
+   */
+  sweep(shots: number, shoot: SweepShot): Promise<{ positions: number[] }>;
+}
+
+declare module '../supervisor/service.js' {
+  interface Ports {
+    /** Set while the PTZ service runs and the PTZ head opened. */
+    head?: HeadPort;
+  }
 }
 
 declare module '../state/store.js' {

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { TimerHandle } from '../core/clock.js';
-import { ConfirmationTokens } from '../control/confirm.js';
+import { ResetPress } from './press.js';
+import { ConfirmationTokens } from '../commands/confirm.js';
 import type { Context, Service } from '../supervisor/service.js';
 
 /**
@@ -23,24 +24,23 @@ export const PRESENCE_WINDOW_MS = 5 * 60_000;
 
 export class ResetService implements Service {
   readonly name = 'reset';
-  private pressedAt: number | undefined;
   private holdTimer: TimerHandle | undefined;
-  private ignoreUntilRelease = false;
   private unwatch: (() => void) | undefined;
-  private resetting = false;
+  private press: ResetPress;
   private readonly tokens: ConfirmationTokens;
   private readonly log: Logger;
 
   constructor(private readonly ctx: Context) {
     this.log = ctx.log('reset');
     this.tokens = new ConfirmationTokens(ctx.clock);
+    this.press = new ResetPress(ctx.board.reset.holdMs, false);
   }
 
   async start(): Promise<void> {
     const button = this.ctx.hardware.parts.resetButton;
     if (button) {
-      this.ignoreUntilRelease = button.isPressed();
-      if (this.ignoreUntilRelease) this.log.warn('reset button held at start: ignored until released');
+      this.press = new ResetPress(this.ctx.board.reset.holdMs, button.isPressed());
+      if (this.press.ignoring) this.log.warn('reset button held at start: ignored until released');
       this.unwatch = button.onChange((pressed) => this.onButton(pressed));
     }
     this.ctx.commands.register(this, {
@@ -75,22 +75,17 @@ export class ResetService implements Service {
 
   private onButton(pressed: boolean): void {
     const now = this.ctx.clock.now();
-    if (pressed) {
-      if (this.ignoreUntilRelease) return;
-      this.pressedAt = now;
+    const d = pressed ? this.press.press(now) : this.press.release(now);
+    if (d.kind === 'ignored') return;
+    if (d.kind === 'pressed') {
       this.ctx.bus.emit('button.changed', { button: 'reset', pressed: true });
-      this.holdTimer = this.ctx.clock.setTimeout(() => void this.factoryReset('button'), this.ctx.board.reset.holdMs);
-      return;
-    }
-    if (this.ignoreUntilRelease) {
-      this.ignoreUntilRelease = false;
+      this.holdTimer = this.ctx.clock.setTimeout(() => void this.factoryReset('button'), d.armHoldMs);
       return;
     }
     this.ctx.clock.clearTimeout(this.holdTimer);
-    const heldMs = this.pressedAt === undefined ? 0 : now - this.pressedAt;
-    this.pressedAt = undefined;
+    const heldMs = d.heldMs;
     this.ctx.bus.emit('button.changed', { button: 'reset', pressed: false, heldMs });
-    if (heldMs < this.ctx.board.reset.holdMs && !this.resetting) {
+    if (d.kind === 'short-press') {
       const until = now + PRESENCE_WINDOW_MS;
       this.ctx.state.set('presence', { until });
       this.log.info({ heldMs, presenceUntil: until }, 'reset button: short press; presence window open');
@@ -99,8 +94,7 @@ export class ResetService implements Service {
   }
 
   private async factoryReset(source: 'button' | 'command'): Promise<void> {
-    if (this.resetting) return;
-    this.resetting = true;
+    if (!this.press.beginReset()) return;
     this.ctx.state.set('presence', { until: null });
     this.emitEvent('reset.factory', { source });
     const result = await this.ctx.factoryReset.run(source);

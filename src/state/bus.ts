@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
  *
  *   declare module '../state/bus.js' { interface BusEvents { 'storage.full': { lens: string } } }
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
+ 
 export interface BusEvents {
   /** A user-visible event (detection, alarm, storage, button, error) bound for the cloud outbox. */
   'camera.event': CameraEvent;
@@ -49,7 +49,7 @@ export class EventBus {
     const reg: Registration = {
       owner,
       ownerName: typeof ownerName === 'string' ? ownerName : owner.constructor.name,
-      handler: handler as Handler<never>,
+      handler: handler,
     };
     const list = this.handlers.get(name) ?? [];
     list.push(reg);
@@ -69,8 +69,8 @@ export class EventBus {
     for (const reg of [...(this.handlers.get(name) ?? [])]) {
       try {
         const res = (reg.handler as Handler<BusEvents[K]>)(payload);
-        if (res && typeof (res as Promise<void>).catch === 'function') {
-          (res as Promise<void>).catch((err: unknown) => this.fail(reg, String(name), err));
+        if (res && typeof (res).catch === 'function') {
+          (res).catch((err: unknown) => this.fail(reg, String(name), err));
         }
       } catch (err) {
         this.fail(reg, String(name), err);

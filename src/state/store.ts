@@ -1,3 +1,5 @@
+import { OwnedListeners } from '../core/owned-listeners.js';
+
 /**
  * The state store: what is true now. Each service owns slices and writes only those; the LED,
  * camctl and the cloud link read it. Modules add their slices by declaration merging:
@@ -23,10 +25,21 @@ export interface ServiceHealth {
   since: number;
 }
 
+/**
+ * A child process of the daemon (src/supervisor/runner.ts). `supervised` children (capture
+ * ffmpeg, the QR scanner) are restarted by their runner and keep their entry, keyed by name, when
+ * they stop; `once` children (a stitch, a live push, nmcli, `ip`, the card format) run to their
+ * end and are listed only while they run, keyed `<name>#<pid>` because several of one name can run
+ * at once.
+ */
 export interface ChildHealth {
   name: string;
+  kind: 'supervised' | 'once';
   status: 'starting' | 'running' | 'backoff' | 'stopped' | 'failed';
   pid?: number;
+  /** When the running process started (epoch ms); absent while none runs. */
+  since?: number;
+  /** Always 0 for `once` children: they are never restarted. */
   restarts: number;
   lastExit?: { code: number | null; signal: string | null; at: number };
   lastError?: string;
@@ -75,7 +88,7 @@ type Listener = (state: Readonly<CamState>, changed: ReadonlySet<StateKey>) => v
 
 export class StateStore {
   private state: CamState;
-  private readonly listeners = new Set<Listener>();
+  private readonly listeners = new OwnedListeners<Listener>();
   private batchDepth = 0;
   private pending = new Set<StateKey>();
 
@@ -110,9 +123,19 @@ export class StateStore {
     }
   }
 
-  subscribe(listener: Listener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /**
+   * Calls `listener` after every change. With an `owner` (a service), the supervisor releases it
+   * when that service stops; the returned function releases it earlier.
+   */
+  subscribe(listener: Listener): () => void;
+  subscribe(owner: object, listener: Listener): () => void;
+  subscribe(a: object | Listener, b?: Listener): () => void {
+    return b ? this.listeners.add(a, b) : this.listeners.add(undefined, a as Listener);
+  }
+
+  /** Drops every listener `owner` subscribed (supervisor, at the owner's stop). */
+  removeOwner(owner: object): void {
+    this.listeners.removeOwner(owner);
   }
 
   raiseFault(id: string, fault: Omit<Fault, 'since'>, now: number): void {
@@ -132,7 +155,7 @@ export class StateStore {
     if (this.pending.size === 0) return;
     const changed = this.pending;
     this.pending = new Set();
-    for (const l of [...this.listeners]) {
+    for (const l of this.listeners.snapshot()) {
       try {
         l(this.state, changed);
       } catch {

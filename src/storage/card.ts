@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { errorMessage } from '../core/errors.js';
-import { MARKER_FILE } from './layout.js';
+import { MARKER_FILE } from '../domain/card-layout.js';
 import { mountFor, readMounts, type MountEntry } from './mounts.js';
 
 /** The five states the app shows for the microSD card. */
@@ -174,6 +174,6 @@ export function classifyCard(p: CardProbe, ownCardId: string | undefined, minFre
   // A failed test write for want of space counts even when statfs still shows some (inodes gone,
   // blocks taken between the two calls).
   const lowSpace = below || !!p.noSpace;
-  const reason = below ? `free space ${freePercent!.toFixed(1)}% below ${minFreePercent}%` : p.noSpace ? 'a test write found no space left' : 'ok';
+  const reason = below ? `free space ${freePercent.toFixed(1)}% below ${minFreePercent}%` : p.noSpace ? 'a test write found no space left' : 'ok';
   return { status: 'in-use', lowSpace, freePercent, reason };
 }

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { fsyncDir, removeDurably, writeFileAtomic } from '../core/atomic-file.js';
 import { sleep } from '../core/clock.js';
 import { CamdError } from '../core/errors.js';
-import type { ProcessSet } from '../capture/proc.js';
+import type { OnceRunner } from '../supervisor/runner.js';
 import type { Context } from '../supervisor/service.js';
 import type { CardMarker } from './card.js';
-import { MARKER_FILE, ownerRecordFile } from './layout.js';
+import { MARKER_FILE, ownerRecordFile } from '../domain/card-layout.js';
 import '../capture/types.js';
 
 /**
@@ -17,7 +17,7 @@ import '../capture/types.js';
  * again), on the sim board by deleting everything in the directory — then write the marker on
  * the card and the card id on the flash. Throws; the caller reports the state.
  */
-export async function initialiseCard(ctx: Context, procs: ProcessSet): Promise<CardMarker> {
+export async function initialiseCard(ctx: Context, procs: OnceRunner): Promise<CardMarker> {
   const dir = ctx.paths.cardMount;
   await waitCaptureOffCard(ctx);
   const format = ctx.board.system.formatCard;

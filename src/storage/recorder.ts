@@ -1,20 +1,21 @@
 import { promises as fs } from 'node:fs';
 import type { Logger } from 'pino';
-import { LENSES, type LensName } from '../../board/schema.js';
 import { errorMessage } from '../core/errors.js';
 import type { SegmentDone } from '../capture/types.js';
-import type { CameraEvent } from '../state/bus.js';
+import type { DetectionEpisode, EpisodeClip } from '../domain/episode.js';
+import { LENSES, type LensName } from '../domain/types.js';
+import type { CardStatus } from './card.js';
 import type { RecordingIndex, RecordReason } from './recording-index.js';
 import type { LensRecordingState } from './types.js';
 import type { KeepPolicy } from './windows.js';
-
-const DETECTION = /^(.+)\.(start|end)$/;
 
 export interface RecorderDeps {
   policy: KeepPolicy;
   /** The index of the card in use, or undefined when no card can take recordings. */
   index(): RecordingIndex | undefined;
   now(): number;
+  /** The card's status, for the clip reference's `recorded`/`reason`. */
+  card(): CardStatus | undefined;
   log: Logger;
   /** A write to the card failed: have the card looked at. */
   onCardError(reason: string): void;
@@ -25,6 +26,9 @@ export interface RecorderDeps {
  * the recordings and indexed; one nobody wants yet waits in staging as possible pre-roll until it
  * is older than the pre-roll, then it is deleted. A detection start looks back at the waiting
  * segments, which is why pre-roll costs nothing.
+ *
+ * It owns the clip window of a detection episode: onEpisode() opens/closes the episode's window
+ * and says which clip (pre-roll to post-roll) stands for it, which the cloud record carries.
  */
 export class Recorder {
   private readonly waiting = new Map<LensName, SegmentDone[]>();
@@ -49,16 +53,20 @@ export class Recorder {
     });
   }
 
-  onCameraEvent(e: CameraEvent): Promise<void> | undefined {
-    if (e.kind !== 'detection') return undefined;
-    const m = DETECTION.exec(e.type);
-    if (!m) return undefined;
-    const lenses = e.lens && (LENSES as readonly string[]).includes(e.lens) ? [e.lens as LensName] : [...LENSES];
-    for (const lens of lenses) {
-      if (m[2] === 'start') this.deps.policy.openEvent(lens, m[1]!, e.ts);
-      else this.deps.policy.closeEvent(lens, m[1]!, e.ts);
+  /**
+   * A detection episode: a start opens its window at once (the waiting segments it reaches with
+   * its pre-roll are kept: `kept` resolves when they are), an end closes it (post-roll follows).
+   * Windows are keyed by type: the tracker has at most one open episode per type and lens.
+   * `clip` is decided now, with the settings and card of this moment.
+   */
+  onEpisode(e: DetectionEpisode): { clip: EpisodeClip; kept?: Promise<void> } {
+    const clip: EpisodeClip = { episodeId: e.id, phase: e.phase, ts: e.ts, clip: this.deps.policy.clip(e, this.deps.card()) };
+    if (e.phase === 'start') {
+      this.deps.policy.openEvent(e.lens, e.type, e.ts);
+      return { clip, kept: this.promote() };
     }
-    return m[2] === 'start' ? this.promote() : undefined;
+    if (e.phase === 'end') this.deps.policy.closeEvent(e.lens, e.type, e.ts);
+    return { clip };
   }
 
   startManual(lens: LensName): Promise<boolean> {

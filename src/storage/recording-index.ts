@@ -3,7 +3,7 @@ import { basename, join, relative } from 'node:path';
 import type { LensName } from '../../board/schema.js';
 import { fsyncDir, writeFileAtomic } from '../core/atomic-file.js';
 import { isNoSpace } from './card.js';
-import { CardLayout, DAY_RE, dayOf } from './layout.js';
+import { CardLayout, DAY_RE, dayOf } from '../domain/card-layout.js';
 
 export type RecordReason = 'continuous' | 'event' | 'manual';
 

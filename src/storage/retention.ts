@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { LensName } from '../../board/schema.js';
-import { DAY_RE } from './layout.js';
+import { DAY_RE } from '../domain/card-layout.js';
 import type { RecordingIndex } from './recording-index.js';
 
 export interface RetentionResult {

@@ -5,12 +5,12 @@ import { z } from 'zod';
 import { LENSES } from '../../board/schema.js';
 import type { TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
-import { ConfirmationTokens } from '../control/confirm.js';
-import { ProcessSet } from '../capture/proc.js';
+import { ConfirmationTokens } from '../commands/confirm.js';
+import { OnceRunner } from '../supervisor/runner.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { classifyCard, probeCard, type CardStatus } from './card.js';
 import { forgetCard, initialiseCard } from './initialise.js';
-import { ownerRecordFile } from './layout.js';
+import { ownerRecordFile } from '../domain/card-layout.js';
 import { RecordingIndex } from './recording-index.js';
 import { Recorder } from './recorder.js';
 import { bytesToFree, runRetention } from './retention.js';
@@ -51,7 +51,7 @@ export class StorageService implements Service {
   private readonly log: Logger;
   private readonly policy: KeepPolicy;
   private readonly recorder: Recorder;
-  private readonly procs: ProcessSet;
+  private readonly procs: OnceRunner;
   private index: RecordingIndex | undefined;
   private ownCardId: string | undefined;
   private probing: Promise<void> = Promise.resolve();
@@ -67,7 +67,7 @@ export class StorageService implements Service {
   constructor(private readonly ctx: Context) {
     this.log = ctx.log('storage');
     this.tokens = new ConfirmationTokens(ctx.clock);
-    this.procs = new ProcessSet({ log: this.log, clock: ctx.clock });
+    this.procs = new OnceRunner({ log: this.log, clock: ctx.clock, state: ctx.state });
     this.policy = new KeepPolicy(() => {
       const r = ctx.config.get().recording;
       return { mode: r.mode, preRollMs: r.preRollSeconds * 1000, postRollMs: r.postRollSeconds * 1000 };
@@ -76,8 +76,11 @@ export class StorageService implements Service {
       policy: this.policy,
       index: () => (this.status() === 'in-use' || this.status() === 'full' ? this.index : undefined),
       now: () => ctx.clock.now(),
+      card: () => this.status(),
       log: this.log,
-      onCardError: (reason) => this.check(reason, true),
+      onCardError: (reason) => {
+        this.check(reason, true).catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'card check failed'));
+      },
     });
   }
 
@@ -86,8 +89,14 @@ export class StorageService implements Service {
     this.ownCardId = await this.readOwner();
     ctx.bus.on(this, 'storage.check', ({ reason }) => this.check(reason, true));
     ctx.bus.on(this, 'capture.segment', (seg) => this.recorder.onSegment(seg).then(() => this.publishRecording()));
-    ctx.bus.on(this, 'camera.event', (e) => this.recorder.onCameraEvent(e)?.then(() => this.publishRecording()));
-    this.unsubs.push(ctx.config.onChange((_c, paths) => paths.some((p) => p.startsWith('recording.')) && this.check('settings changed', false)));
+    ctx.bus.on(this, 'detection.episode', (e) => {
+      const { clip, kept } = this.recorder.onEpisode(e);
+      // Synchronous, inside the episode's delivery: the detection service finds the clip for
+      // its cloud record as soon as its emit returns (src/domain/episode.ts).
+      ctx.bus.emit('recording.clip', clip);
+      return kept?.then(() => this.publishRecording());
+    });
+    this.unsubs.push(ctx.config.onChange(this, (_c, paths) => paths.some((p) => p.startsWith('recording.')) && this.check('settings changed', false)));
     ctx.factoryReset.register(this, 'card-marker', () => this.forgetCard());
     this.registerCommands();
     await this.check('start', true);

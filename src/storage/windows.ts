@@ -1,4 +1,6 @@
-import type { LensName } from '../../board/schema.js';
+import type { ClipRef, DetectionEpisode } from '../domain/episode.js';
+import type { LensName } from '../domain/types.js';
+import type { CardStatus } from './card.js';
 import type { RecordReason } from './recording-index.js';
 
 export type RecordingMode = 'off' | 'continuous' | 'event';
@@ -94,9 +96,28 @@ export class KeepPolicy {
     this.windows = this.windows.filter((w) => w.to === null || w.to + postRollMs + 2 * maxSegmentMs >= now);
   }
 
+  /** The clip an episode event stands for, with the settings of this moment (see clipWindow). */
+  clip(e: Pick<DetectionEpisode, 'lens' | 'phase' | 'startedAt' | 'ts'>, card: CardStatus | undefined): ClipRef {
+    return clipWindow(this.settings(), e, card);
+  }
+
   activeReasons(lens: LensName): ('event' | 'manual')[] {
     const out = new Set<'event' | 'manual'>();
     for (const w of this.windows) if (w.lens === lens && w.to === null) out.add(w.reason);
     return [...out];
   }
+}
+
+/**
+ * The recording of an episode as the cloud record references it: the event window with its
+ * pre-roll from the start and, once the episode ended, its post-roll — the same span decide()
+ * keeps segments for. `recorded: false` with the reason when nothing is being kept (recording
+ * off, or no card that takes recordings).
+ */
+export function clipWindow(s: KeepSettings, e: Pick<DetectionEpisode, 'lens' | 'phase' | 'startedAt' | 'ts'>, card: CardStatus | undefined): ClipRef {
+  const from = e.startedAt - s.preRollMs;
+  const to = e.phase === 'end' ? e.ts + s.postRollMs : null;
+  const usable = card === 'in-use' || card === 'full';
+  const reason = s.mode === 'off' ? 'recording is off' : usable ? undefined : `no card in use (card ${card ?? 'absent'})`;
+  return { lens: e.lens, from, to, recorded: !reason, ...(reason ? { reason } : {}) };
 }

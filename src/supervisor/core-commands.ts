@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CamdError } from '../core/errors.js';
-import { NoArgs } from '../control/commands.js';
+import { NoArgs } from '../commands/registry.js';
 import { getPath } from '../config/merge.js';
 import { authorizeSettings } from '../config/access.js';
 import { ConfigSchema } from '../config/schema.js';
@@ -66,7 +66,8 @@ export class CoreCommands implements Service {
         summary: '(sim board) press a button for a number of milliseconds',
                 args: z.object({ button: z.enum(['reset']), ms: z.number().int().min(1).max(60_000) }).strict(),
         handler: ({ button, ms }) => {
-          sim.press(button, ms);
+          // Answer at once; the press plays out on the sim board's clock.
+          sim.press(button, ms).catch((err: unknown) => ctx.log('sim').error({ err: String(err) }, 'sim press failed'));
           return { button, ms };
         },
       });

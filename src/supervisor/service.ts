@@ -3,7 +3,7 @@ import type { Board } from '../../board/schema.js';
 import type { Hardware } from '../../drivers/hardware.js';
 import type { Clock } from '../core/clock.js';
 import type { LogSetup } from '../core/log.js';
-import type { CommandRegistry } from '../control/commands.js';
+import type { CommandRegistry } from '../commands/registry.js';
 import type { ConfigStore } from '../config/store.js';
 import type { SecretsStore } from '../config/secrets.js';
 import type { EventBus } from '../state/bus.js';
@@ -55,6 +55,17 @@ export interface Context {
   factoryReset: FactoryReset;
   /** The one way to run a child process (ffmpeg, nmcli…): logged stderr, restart backoff, health in state. */
   spawnChild(spec: ChildSpec): ChildRunner;
+  /** Ports between services (see Ports). */
+  ports: Ports;
 }
+
+/**
+ * Typed ports one service offers the others where events and commands do not fit (a lease held
+ * over many steps, e.g. the PTZ head for the 360° sweep). Empty here: each feature declares its
+ * port by augmenting this interface next to its domain types, sets it in start() and deletes it
+ * in stop(); a user checks it is there, so it never imports the providing service.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
+export interface Ports {}
 
 export type ServiceFactory = (ctx: Context) => Service;

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { createLogging, type LogLevel, type LogSetup } from '../core/log.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
-import { CommandRegistry, type Refusal } from '../control/commands.js';
+import { CommandRegistry, type Refusal } from '../commands/registry.js';
 import { ConfigStore } from '../config/store.js';
 import { SecretsStore } from '../config/secrets.js';
 import { EventBus } from '../state/bus.js';
@@ -166,6 +166,7 @@ export class Supervisor {
       },
       spawnChild: (spec) =>
         new ChildRunner(spec, { clock: this.clock, log: this.logging.forComponent(`child:${spec.name}`), state: this.state }),
+      ports: {},
     };
 
     for (const factory of this.opts.services) {
@@ -254,6 +255,8 @@ export class Supervisor {
       this.log.error({ service: service.name, err: errorMessage(err) }, 'service failed to stop cleanly');
     }
     this.bus.removeOwner(service);
+    this.state.removeOwner(service);
+    this.config.removeOwner(service);
     this.commands.removeOwner(service);
     this.factoryReset.removeOwner(service);
   }

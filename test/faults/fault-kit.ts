@@ -73,7 +73,7 @@ export function prepareDir(config: Record<string, unknown>, secrets?: Record<str
 }
 
 export function brokerConfig(url: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { ...extra, cloud: { url, allowPlaintext: true, ...((extra.cloud as object | undefined) ?? {}) } };
+  return { ...extra, cloud: { url, allowPlaintext: true, ...((extra.cloud) ?? {}) } };
 }
 
 type CloudStatus = { cloud?: { connected: boolean; outbox: { depth: number } } };

@@ -25,7 +25,7 @@ export async function buildDaemon(): Promise<string> {
   const main = join(BUILD_DIR, 'src', 'main.js');
   const res = await run(process.execPath, [join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO, 'tsconfig.build.json'), '--outDir', BUILD_DIR], { cwd: REPO, maxBuffer: 64 << 20 }).then(
     () => undefined,
-    (err: { stdout?: string }) => err.stdout ?? String(err),
+    (err: Error & { stdout?: string }) => err.stdout ?? err.message,
   );
   if (res) process.stdout.write(`tsc reported type errors (emitted anyway):\n${res.split('\n').slice(0, 10).join('\n')}\n`);
   if (!existsSync(main)) throw new Error(`build produced no ${main}`);

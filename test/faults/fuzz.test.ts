@@ -273,7 +273,7 @@ describe('fuzzing every command and config/desired (real broker, real daemon pro
       ...cloudList,
       // Local-only commands and made-up names do not exist for the cloud: unknown_command.
       ...localOnly.map((name) => ({ name, access: 'local', args: local.result.find((c) => c.name === name)!.args })),
-      ...['STATUS', 'status ', '..', 'x'.repeat(300), 'sim.emit-event.x', '🙂', 'config.set.', 'logs.follow'].map((name) => ({ name, access: 'none', args: {} as Schema })),
+      ...['STATUS', 'status ', '..', 'x'.repeat(300), 'sim.emit-event.x', '🙂', 'config.set.', 'logs.follow'].map((name) => ({ name, access: 'none', args: {} })),
     ];
     const perTarget = Math.ceil(N_CMD / targets.length);
     const cmdCases: Case[] = [];
@@ -325,9 +325,9 @@ describe('fuzzing every command and config/desired (real broker, real daemon pro
     // casesFor aims at the args schema; for desired the document itself is the merge patch.
     const desiredPatches = fc.sample(
       fc.oneof(
-        { weight: 8, arbitrary: nearMissArb(configSchema, { merge: true }).map((p) => ({ cls: 'patch-near-miss', doc: p as unknown })) },
-        { weight: 2, arbitrary: fc.constantFrom(...forbiddenProbes(running)).map((p) => ({ cls: 'forbidden-probe', doc: p as unknown })) },
-        { weight: 1, arbitrary: fc.constantFrom({ $requestId: 7 }, { $requestId: '' }, { $requestId: 'r'.repeat(129) }).map((p) => ({ cls: 'bad-request-id', doc: p as unknown })) },
+        { weight: 8, arbitrary: nearMissArb(configSchema, { merge: true }).map((p) => ({ cls: 'patch-near-miss', doc: p })) },
+        { weight: 2, arbitrary: fc.constantFrom(...forbiddenProbes(running)).map((p) => ({ cls: 'forbidden-probe', doc: p })) },
+        { weight: 1, arbitrary: fc.constantFrom({ $requestId: 7 }, { $requestId: '' }, { $requestId: 'r'.repeat(129) }).map((p) => ({ cls: 'bad-request-id', doc: p })) },
       ),
       { seed: SEED + 20_000, numRuns: N_DESIRED },
     );

@@ -127,7 +127,7 @@ export function surelyInvalid(s: Schema, v: unknown, mode: Mode = { merge: false
       }
     }
     if (!mode.merge) {
-      for (const k of s.required ?? []) if (!(k in v) && props[k] && !('default' in props[k]!)) return true;
+      for (const k of s.required ?? []) if (!(k in v) && props[k] && !('default' in props[k])) return true;
     }
     return false;
   }
@@ -182,7 +182,7 @@ export function validArb(s: Schema, depth = 0): fc.Arbitrary<unknown> {
       if (s.properties && depth < 6) {
         const model: Record<string, fc.Arbitrary<unknown>> = {};
         for (const [k, c] of Object.entries(s.properties)) model[k] = validArb(c, depth + 1);
-        const requiredKeys = (s.required ?? []).filter((k) => s.properties![k] && !('default' in s.properties![k]!));
+        const requiredKeys = (s.required ?? []).filter((k) => s.properties![k] && !('default' in s.properties![k]));
         return fc.record(model, { requiredKeys });
       }
       const value = isPlain(s.additionalProperties) ? validArb(s.additionalProperties, depth + 1) : SIMPLE;

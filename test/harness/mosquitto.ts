@@ -1,5 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,31 +78,6 @@ export async function makeCerts(dir: string, clients: string[], rogue: string[] 
   return out;
 }
 
-/**
- * The shipped production config with only what must differ in a test rewritten: the listener
- * (a free loopback port), the certificate/ACL paths, persistence and logging into the temp dir.
- */
-export function productionConfFor(port: number, dir: string, tls: TlsFiles, aclFile = PRODUCTION_ACL): string {
-  const replace: Record<string, string> = {
-    listener: `${port} 127.0.0.1`,
-    cafile: tls.ca,
-    certfile: tls.server.cert,
-    keyfile: tls.server.key,
-    acl_file: aclFile,
-    persistence_location: `${dir}/`,
-    log_dest: 'stdout',
-  };
-  const seen = new Set<string>();
-  const lines = readFileSync(PRODUCTION_CONF, 'utf8').split('\n').flatMap((line) => {
-    const key = /^(\w+)\s/.exec(line)?.[1];
-    if (!key || !(key in replace)) return [line];
-    if (seen.has(key)) return [];
-    seen.add(key);
-    return [`${key} ${replace[key]}`];
-  });
-  return `${lines.join('\n')}\n${rootUser()}`;
-}
-
 /** Mosquitto started as root switches to the `mosquitto` user, which cannot read a 0700 temp dir. */
 function rootUser(): string {
   return process.getuid?.() === 0 ? 'user root\n' : '';
@@ -110,7 +85,7 @@ function rootUser(): string {
 
 /**
  * Starts a real mosquitto on a free loopback port. Plain (anonymous, for the sim-style tests) by
- * default; `conf` replaces the whole config (e.g. productionConfFor()). Persistence is on so a
+ * default; `conf` replaces the whole config (test/harness/pki.ts builds the production one). Persistence is on so a
  * stop()/start() keeps cloud-side persistent sessions, like a real broker restart.
  */
 export async function startMosquitto(opts: { conf?: (port: number, dir: string) => string; tls?: boolean } = {}): Promise<Broker> {
@@ -126,8 +101,8 @@ export async function startMosquitto(opts: { conf?: (port: number, dir: string) 
   const start = async (): Promise<void> => {
     const p = spawn('mosquitto', ['-c', confFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc = p;
-    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const limit = patience(10_000);
     const deadline = Date.now() + limit;
     for (;;) {

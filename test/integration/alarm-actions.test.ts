@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Timeline } from '../../drivers/timeline.js';
 import { AlarmService, alarmService } from '../../src/alarm/service.js';
+import type { EpisodePhase } from '../../src/domain/episode.js';
+import type { DetectionType, LensName } from '../../src/domain/types.js';
 import type { CameraEvent } from '../../src/state/bus.js';
+import { episode } from '../harness/episode.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
 
@@ -33,8 +36,8 @@ async function boot(opts: Parameters<typeof bootSim>[0] = {}): Promise<BootedSim
 const tl = (b: BootedSim): Timeline => b.sup.hardware.timeline!;
 const run = (b: BootedSim, name: string, args: unknown = {}) => b.sup.commands.execute(name, args, { source: 'local' });
 
-function detection(b: BootedSim, type: string, lens = 'wide'): void {
-  b.sup.bus.emit('camera.event', { id: randomUUID(), ts: Date.now(), kind: 'detection', type, lens, data: { box: [0.4, 0.3, 0.1, 0.3], score: 0.9, episodeId: 'e1' } });
+function detection(b: BootedSim, type: DetectionType, phase: EpisodePhase, lens: LensName = 'wide'): void {
+  b.sup.bus.emit('detection.episode', episode(type, phase, { id: randomUUID(), lens }));
 }
 
 function alarmEvents(b: BootedSim): CameraEvent[] {
@@ -163,7 +166,7 @@ describe('detection alerts', () => {
     const changing: { source: string; on: boolean; ts: number }[] = [];
     b.sup.bus.on({ name: 'test' }, 'lights.changing', (e) => void changing.push(e));
     const t0 = Date.now();
-    detection(b, 'human.start');
+    detection(b, 'human', 'start');
     await vi.advanceTimersByTimeAsync(1000);
     expect(b.sup.hardware.sim!.pwm()!.dutyCycle(0)).toBeCloseTo(0.6, 2);
     expect(b.sup.state.get().alarm).toMatchObject({ active: true, source: 'human', until: t0 + 8000, strobes: true, siren: true, spotlight: true, spotlightBrightness: 60 });
@@ -205,7 +208,7 @@ describe('detection alerts', () => {
     const off = tl(b).onRecord((e) => {
       if (e.kind === 'gpio' && (e.name === 'strobeRed' || e.name === 'strobeBlue')) order.push(`pin:${e.name}:${e.value}`);
     });
-    detection(b, 'vehicle.start');
+    detection(b, 'vehicle', 'start');
     await vi.advanceTimersByTimeAsync(3000);
     off();
     expect(order[0]).toBe('event:strobe:true');
@@ -220,7 +223,7 @@ describe('detection alerts', () => {
     // Spotlight on for humans proves the detection was acted on; strobes stay off.
     await b.sup.config.patch({ lights: { human: { strobe: false, spotlight: true, spotlightSeconds: 5 }, vehicle: { strobe: true } } }, 'test');
     const t0 = Date.now();
-    detection(b, 'human.start');
+    detection(b, 'human', 'start');
     await vi.advanceTimersByTimeAsync(6000);
     const t = tl(b);
     expect(t.edges('spotlightEnable', t0, t0 + 6000)).toHaveLength(2);
@@ -231,10 +234,10 @@ describe('detection alerts', () => {
   it('ignores updates and ends, and the factory defaults switch nothing on', async () => {
     const b = await boot();
     const t0 = Date.now();
-    detection(b, 'human.start');
+    detection(b, 'human', 'start');
     await b.sup.config.patch({ lights: { human: { strobe: true } } }, 'test');
-    detection(b, 'human.update');
-    detection(b, 'human.end');
+    detection(b, 'human', 'update');
+    detection(b, 'human', 'end');
     await vi.advanceTimersByTimeAsync(2000);
     expect(tl(b).entries((e) => e.kind === 'gpio' && e.t >= t0 && e.value === 1 && e.name !== 'ledBlue' && e.name !== 'ledRed')).toEqual([]);
   });
@@ -243,9 +246,9 @@ describe('detection alerts', () => {
     const b = await boot();
     await b.sup.config.patch({ lights: { change: { spotlight: true, spotlightSeconds: 10 } } }, 'test');
     const t0 = Date.now();
-    detection(b, 'change.start');
+    detection(b, 'change', 'start');
     await vi.advanceTimersByTimeAsync(6000);
-    detection(b, 'change.start');
+    detection(b, 'change', 'start');
     await vi.advanceTimersByTimeAsync(20_000);
     expect(tl(b).edges('spotlightEnable', t0, Date.now())).toEqual([
       { t: t0, value: 1 },
@@ -257,7 +260,7 @@ describe('detection alerts', () => {
     const b = await boot();
     await b.sup.config.patch({ lights: { human: { strobe: true, strobeSeconds: 30 } } }, 'test');
     const t0 = Date.now();
-    detection(b, 'human.start');
+    detection(b, 'human', 'start');
     await vi.advanceTimersByTimeAsync(1000);
     await b.sup.config.patch({ lights: { human: { strobe: false } } }, 'test');
     const t1 = Date.now();
@@ -271,7 +274,7 @@ describe('detection alerts', () => {
     const b = await boot();
     await b.sup.config.patch({ alarm: { maintenance: true }, lights: { human: { strobe: true, spotlight: true } }, audio: { human: { siren: true } } }, 'test');
     const t0 = Date.now();
-    detection(b, 'human.start');
+    detection(b, 'human', 'start');
     await vi.advanceTimersByTimeAsync(2000);
     const t = tl(b);
     for (const line of ['strobeRed', 'strobeBlue', 'siren', 'spotlightEnable']) expect(t.edges(line, t0, Date.now())).toEqual([]);
@@ -287,7 +290,7 @@ describe('spotlight toggle, sleep and shutdown', () => {
     await b.sup.config.patch({ lights: { human: { spotlight: true, spotlightSeconds: 5 } } }, 'test');
     const t0 = Date.now();
     expect(await run(b, 'spotlight.set', { on: true })).toMatchObject({ ok: true, result: { spotlight: true, spotlightBrightness: 100, active: false } });
-    detection(b, 'human.start');
+    detection(b, 'human', 'start');
     await vi.advanceTimersByTimeAsync(60_000);
     expect(tl(b).edges('spotlightEnable', t0, Date.now())).toEqual([{ t: t0, value: 1 }]);
     expect(await run(b, 'spotlight.set', { on: false })).toMatchObject({ ok: true, result: { spotlight: false } });
@@ -306,7 +309,7 @@ describe('spotlight toggle, sleep and shutdown', () => {
     const ts = Date.now();
     const t = tl(b);
     for (const line of ['strobeRed', 'strobeBlue', 'siren', 'spotlightEnable']) expect(t.levelAt(line, ts)).toBe(0);
-    detection(b, 'human.start');
+    detection(b, 'human', 'start');
     expect(await run(b, 'alarm.start')).toMatchObject({ ok: false, error: { code: 'unavailable' } });
     expect(await run(b, 'spotlight.set', { on: true })).toMatchObject({ ok: false, error: { code: 'unavailable' } });
     await vi.advanceTimersByTimeAsync(5000);

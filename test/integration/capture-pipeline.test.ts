@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
-import { captureServices } from '../../src/capture/services.js';
+import { captureServices } from '../../src/services.js';
 import type { TapFrame } from '../../src/capture/types.js';
 import { ledPattern } from '../../src/indicator/policy.js';
 import type { CameraEvent } from '../../src/state/bus.js';
@@ -14,7 +14,7 @@ import { PROCESS_TEST_MS, PROCESS_TIMEOUTS, patience } from '../harness/wait.js'
 vi.setConfig(PROCESS_TIMEOUTS);
 
 const realSetTimeout = globalThis.setTimeout;
-import { processesMentioning, smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
+import { copyFrame, processesMentioning, smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 
 let booted: BootedSim | undefined;
 afterEach(async () => {
@@ -32,33 +32,31 @@ async function boot(config: Record<string, unknown> = {}): Promise<BootedSim> {
 function collect(b: BootedSim): TapFrame[] {
   const frames: TapFrame[] = [];
   // Copy: the tap reuses its buffers once the handler returns.
-  b.sup.bus.on({ name: 'test' }, 'capture.frame', (f) => void frames.push({ ...f, data: Buffer.from(f.data) }));
+  b.sup.bus.on({ name: 'test' }, 'capture.frame', (f) => void frames.push(copyFrame(f)));
   return frames;
 }
 
 describe('capture pipeline (real ffmpeg on real footage)', () => {
-  it('taps gray and rgb24 frames of both lenses at the configured size and rate, in pairs', async () => {
+  it('taps both lenses at the configured size and rate: one event per frame, gray and rgb24 of the same instant in it', async () => {
     const b = await boot();
     const frames = collect(b);
-    await waitFor(() => ['wide', 'ptz'].every((l) => frames.filter((f) => f.lens === l && f.format === 'rgb24').length >= 6), 15_000);
+    await waitFor(() => ['wide', 'ptz'].every((l) => frames.filter((f) => f.lens === l).length >= 6), 15_000);
     const wide = frames.filter((f) => f.lens === 'wide');
-    const gray = wide.filter((f) => f.format === 'gray');
-    const rgb = wide.filter((f) => f.format === 'rgb24');
-    expect(gray[0]).toMatchObject({ width: 64, height: 36 });
-    expect(gray[0]!.data.length).toBe(64 * 36);
-    expect(rgb[0]).toMatchObject({ width: 128, height: 72 });
-    expect(rgb[0]!.data.length).toBe(128 * 72 * 3);
-    // Each rgb24 frame follows the gray frame of the same instant.
-    for (const r of rgb) {
-      const i = wide.indexOf(r);
-      expect(wide[i - 1]).toMatchObject({ format: 'gray', seq: r.seq, ts: r.ts });
+    // Every frame carries both planes, at their configured sizes.
+    for (const f of wide) {
+      expect(f.gray).toMatchObject({ width: 64, height: 36 });
+      expect(f.gray.data.length).toBe(64 * 36);
+      expect(f.rgb).toMatchObject({ width: 128, height: 72 });
+      expect(f.rgb!.data.length).toBe(128 * 72 * 3);
     }
+    // One event per frame: no seq twice within a run.
+    expect(new Set(wide.map((f) => f.seq)).size).toBe(wide.length);
     // A real picture, not a constant: the footage has structure.
-    const px = gray.at(-1)!.data;
+    const px = wide.at(-1)!.gray.data;
     expect(Math.max(...px) - Math.min(...px)).toBeGreaterThan(50);
-    // The gray frame is the luma of the rgb frame of the same instant (same field of view).
-    const g = gray.at(-1)!;
-    const c = rgb.find((f) => f.seq === g.seq)!;
+    // The gray plane is the luma of the rgb plane of the same event (same instant, same field of view).
+    const g = wide.at(-1)!.gray;
+    const c = wide.at(-1)!.rgb!;
     const luma = (x: number, y: number) => {
       const i = ((y * 2) * 128 + x * 2) * 3;
       return 0.299 * c.data[i]! + 0.587 * c.data[i + 1]! + 0.114 * c.data[i + 2]!;
@@ -68,11 +66,11 @@ describe('capture pipeline (real ffmpeg on real footage)', () => {
     expect(diff / (9 * 16)).toBeLessThan(25);
     // Rate: 5 fps configured. Frames are stamped at arrival and seq counts every frame ffmpeg
     // made (dropped ones too), so time per seq step is the production rate.
-    const span = (gray.at(-1)!.ts - gray[0]!.ts) / (gray.at(-1)!.seq - gray[0]!.seq);
+    const span = (wide.at(-1)!.ts - wide[0]!.ts) / (wide.at(-1)!.seq - wide[0]!.seq);
     expect(span).toBeGreaterThan(120);
     expect(span).toBeLessThan(300);
     // Tap stats reach the state every few seconds.
-    await waitFor(() => b.sup.state.get().capture?.wide?.tap.delivered! >= 6, 12_000);
+    await waitFor(() => (b.sup.state.get().capture?.wide?.tap.delivered ?? 0) >= 6, 12_000);
     const st = b.sup.state.get().capture!.wide!;
     expect(st).toMatchObject({ status: 'running', recording: false, orientation: 'normal', reencode: false });
     expect(st.tap.gray).toEqual({ width: 64, height: 36 });

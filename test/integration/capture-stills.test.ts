@@ -6,9 +6,10 @@ import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import type { Board } from '../../board/schema.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
-import { captureServices } from '../../src/capture/services.js';
+import { captureServices } from '../../src/services.js';
+import { ptzService } from '../../src/ptz/service.js';
 import type { TapFrame } from '../../src/capture/types.js';
-import { SMALL, smallBoard, stillClip, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
+import { copyFrame, SMALL, smallBoard, stillClip, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
@@ -21,9 +22,10 @@ afterEach(async () => {
   removeTestDirs();
 });
 
-async function boot(patch?: (b: Board) => Board, config: Record<string, unknown> = {}) {
+async function boot(patch?: (b: Board) => Board, config: Record<string, unknown> = {}, withPtz = false) {
   const dir = testDir(config);
-  booted = await bootSim({ dir, board: smallBoard(dir, patch), services: [coreCommands, ...captureServices] });
+  // The 360° view moves the head through the PTZ service's arbiter (ctx.ports.head).
+  booted = await bootSim({ dir, board: smallBoard(dir, patch), services: [coreCommands, ...(withPtz ? [ptzService] : []), ...captureServices] });
   const b = booted;
   const exec = (cmd: string, args: Record<string, unknown> = {}) => b.sup.commands.execute(cmd, args, { source: 'cloud' });
   return { b, dir, exec };
@@ -76,14 +78,14 @@ describe('snapshots, orientation and the 360° view', () => {
   it('orientation flip turns the picture 180° (tap and snapshot), re-encoding the recorded stream', async () => {
     const still = stillClip();
     const { b, dir, exec } = await boot((bd) => ({ ...bd, video: { ...bd.video, wide: { ...bd.video.wide, source: { kind: 'file', path: still, loop: true } } } }));
-    const grab = async (): Promise<TapFrame> => {
+    const grab = async (): Promise<TapFrame['gray']> => {
       const frames: TapFrame[] = [];
       const off = b.sup.bus.on({ name: 'grab' }, 'capture.frame', (f) => {
-        if (f.lens === 'wide' && f.format === 'gray') frames.push({ ...f, data: Buffer.from(f.data) });
+        if (f.lens === 'wide') frames.push(copyFrame(f));
       });
       await waitFor(() => frames.length >= 2, 15_000);
       off();
-      return frames.at(-1)!;
+      return frames.at(-1)!.gray;
     };
     const normal = await grab();
     expect(b.sup.state.get().capture?.wide).toMatchObject({ orientation: 'normal', reencode: false });
@@ -119,12 +121,11 @@ describe('snapshots, orientation and the 360° view', () => {
     expect(psnrOf(snapFlip, turned)).toBeGreaterThan(psnrOf(snapFlip, snapNormal) + 5);
   }, PROCESS_TEST_MS);
 
-  it('360° view: the PTZ lens sweeps its range through the driver and the shots are stitched into one real panorama', async () => {
-    const { b, dir, exec } = await boot((bd) => ({ ...bd, ptz: { ...bd.ptz, pan: { ...bd.ptz.pan, maxSpeedDegS: 720 } } }));
-    await waitFor(() => b.sup.state.get().capture?.ptz?.status === 'running', 15_000);
+  it('360° view: the PTZ lens sweeps its range through the PTZ service and the shots are stitched into one real panorama', async () => {
+    const { b, dir, exec } = await boot((bd) => ({ ...bd, ptz: { ...bd.ptz, pan: { ...bd.ptz.pan, maxSpeedDegS: 720 } } }), {}, true);
+    await waitFor(() => b.sup.state.get().capture?.ptz?.status === 'running' && b.sup.state.get().ptz?.homed === true, 15_000);
     const ptz = b.sup.hardware.parts.ptz!;
-    await ptz.gotoPan(33);
-    await waitFor(async () => Math.abs((await ptz.queryPosition()).pan - 33) < 0.5, 5000);
+    expect(await exec('ptz.goto', { pan: 33 })).toMatchObject({ ok: true, result: { arrived: true, pan: 33 } });
     const r = (await exec('view360', { shots: 3, inline: true })) as { ok: true; result: { jpeg: string; positions: number[]; shots: number } };
     expect(r.ok, JSON.stringify(r)).toBe(true);
     expect(r.result.positions).toEqual([0, 120, 240]);
@@ -139,5 +140,35 @@ describe('snapshots, orientation and the 360° view', () => {
     // The lens is back where it was.
     await waitFor(async () => Math.abs((await ptz.queryPosition()).pan - 33) < 0.5, 5000);
     expect(await exec('view360', { shots: 20 })).toMatchObject({ ok: false, error: { code: 'invalid_args', path: 'shots' } });
+  }, PROCESS_TEST_MS);
+
+  it('360° view during patrol: patrol gives the head up, only the sweep moves it (the twin hears nothing else), then patrol resumes', async () => {
+    const fast = (bd: Board): Board => ({ ...bd, ptz: { ...bd.ptz, pan: { ...bd.ptz.pan, maxSpeedDegS: 720 } } });
+    const { b, exec } = await boot(fast, {}, true);
+    await waitFor(() => b.sup.state.get().capture?.ptz?.status === 'running' && b.sup.state.get().ptz?.homed === true, 15_000);
+    await b.sup.config.patch({ ptz: { presets: [{ name: 'a', pan: 90, tilt: 0 }, { name: 'b', pan: 200, tilt: 0 }], patrol: { enabled: true, dwellSeconds: 2 } } }, 'test');
+    await waitFor(() => b.sup.state.get().ptz?.mode === 'patrol', 5000);
+    const twin = b.sup.hardware.sim!.twins.ptz!;
+    // The round is going: it has been to both presets.
+    await waitFor(() => new Set(twin.moves.filter((m) => m.kind === 'goto').map((m) => m.target)).size >= 3, 10_000);
+    const first = twin.moves.length;
+    const sweep = exec('view360', { shots: 3, inline: true });
+    await waitFor(() => b.sup.state.get().ptz?.mode === 'sweep', 5000);
+    expect(b.sup.state.get().ptz?.head).toMatchObject({ owner: 'sweep', priority: 40 });
+    const r = (await sweep) as { ok: boolean; result: { positions: number[] } };
+    const during = twin.moves.slice(first);
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    expect(r.result.positions).toEqual([0, 120, 240]);
+    // Until it answered, the head heard the sweep alone: its three positions and the way back to
+    // where the lens was (patrol may have been on its way to a preset); then patrol's own goto at most.
+    const gotos = during.filter((m) => m.kind === 'goto' && m.axis === 'pan').map((m) => m.target);
+    expect(gotos.slice(0, 3)).toEqual([0, 120, 240]);
+    expect(gotos.length, JSON.stringify(gotos)).toBeGreaterThanOrEqual(4);
+    expect(gotos.length, JSON.stringify(gotos)).toBeLessThanOrEqual(5);
+    expect(during.filter((m) => m.kind === 'speed')).toEqual([]);
+    // Patrol took the head back and goes on.
+    await waitFor(() => b.sup.state.get().ptz?.head?.owner === 'patrol', 5000);
+    const after = twin.moves.length;
+    await waitFor(() => twin.moves.slice(after).some((m) => m.kind === 'goto'), 10_000);
   }, PROCESS_TEST_MS);
 });

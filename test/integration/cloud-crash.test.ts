@@ -46,7 +46,7 @@ async function connectedDaemon(): Promise<DaemonProc> {
 }
 
 const emit = (d: DaemonProc, batch: number) =>
-  // A type no other service reacts to (human.start would drive the alarm and recording services).
+  // Cloud records only: no service reacts to a camera.event (features react to detection.episode).
   d.call('sim.emit-event', { count: 250, kind: 'detection', type: 'test.detection', lens: 'wide', data: { batch } });
 
 describe('event outbox across kill -9', () => {

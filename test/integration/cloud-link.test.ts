@@ -216,7 +216,11 @@ describe('cloud link against a real mosquitto', () => {
     const evs = c.json<z.infer<typeof EventPayloadSchema>>(`${BASE}/events`).map((e) => EventPayloadSchema.parse(e));
     const firstSeen: number[] = [];
     const seen = new Set<string>();
-    for (const e of evs) if (!seen.has(e.id)) (seen.add(e.id), firstSeen.push(e.seq));
+    for (const e of evs) {
+      if (seen.has(e.id)) continue;
+      seen.add(e.id);
+      firstSeen.push(e.seq);
+    }
     expect(seen.size).toBe(500);
     expect(firstSeen).toEqual([...firstSeen].sort((a, b) => a - b));
     const tags = evs.filter((e, i) => evs.findIndex((x) => x.id === e.id) === i).map((e) => `${String(e.data!.batch)}${String(e.data!.n)}`);

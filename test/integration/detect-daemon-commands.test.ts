@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bootSim, type BootedSim } from '../harness/boot.js';
+import { episode } from '../harness/episode.js';
 import { waitFor } from '../harness/daemon.js';
 import { alarmService } from '../../src/alarm/service.js';
-import { detectionService } from '../../src/detect/service.js';
+import { detectionService } from '../../src/services.js';
 import type { DetectionState } from '../../src/detect/state.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
@@ -94,8 +95,7 @@ describe('alarm and the detection cooldown', () => {
     const b = await bootSim({ services: [alarmService] });
     booted = b;
     await b.sup.config.patch({ lights: { human: { strobe: true, strobeSeconds: 10 } } }, 'test');
-    const start = (alert: boolean): void =>
-      b.sup.bus.emit('camera.event', { id: randomUUID(), ts: Date.now(), kind: 'detection', type: 'human.start', lens: 'wide', data: { episodeId: randomUUID(), box: [0.4, 0.3, 0.1, 0.3], score: 0.9, alert } });
+    const start = (alert: boolean): void => b.sup.bus.emit('detection.episode', episode('human', 'start', { id: randomUUID(), alert }));
     start(false);
     await vi.advanceTimersByTimeAsync(500);
     expect(b.sup.state.get().alarm).toMatchObject({ active: false, strobes: false });

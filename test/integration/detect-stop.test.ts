@@ -142,7 +142,19 @@ describe('in-process supervisors (test/harness/boot.ts) stopped while the detect
             const st = (r.ok ? r.result : undefined) as DetectionState | undefined;
             return st?.model.status === 'ready' && (st.lenses.wide?.inferences ?? 0) >= 2 && (st.lenses.ptz?.inferences ?? 0) >= 2;
           }, 30_000, 100);
-          await new Promise((r) => setTimeout(r, Math.random() * 300));
+          // Stop the moment the next inference is handed to the worker, not at a random time: a
+          // busy machine must not decide whether anything is in flight at the stop.
+          const original = DetectorHost.prototype.detect;
+          await new Promise<void>((resolve) => {
+            const spy = vi.spyOn(DetectorHost.prototype, 'detect').mockImplementation(function (this: DetectorHost, req) {
+              const res = original.call(this, req);
+              if (res && this.inFlight > 0) {
+                spy.mockRestore();
+                resolve();
+              }
+              return res;
+            });
+          });
         } finally {
           await b.dispose();
         }

@@ -39,6 +39,7 @@ export class TlsFront {
   private constructor(private readonly server: TlsServer) {}
 
   static async start(cert: { cert: string; key: string }, upstreamPort?: number): Promise<TlsFront> {
+    // eslint-disable-next-line prefer-const -- assigned after the server that closes over it
     let front!: TlsFront;
     const server = createTlsServer({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }, (sock) => {
       front.handshakes++;
@@ -83,6 +84,7 @@ export class HttpsFiles {
   private constructor(private readonly server: HttpsServer) {}
 
   static async start(cert: { cert: string; key: string }, routes: Record<string, { file: string; type: string } | { redirect: (port: number) => string } | { text: string; type: string }>): Promise<HttpsFiles> {
+    // eslint-disable-next-line prefer-const -- assigned after the server that closes over it
     let files!: HttpsFiles;
     const server = createHttpsServer({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }, (req, res) => {
       files.requests.push(req.url ?? '');

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
-import { captureServices } from '../../src/capture/services.js';
+import { captureServices } from '../../src/services.js';
 import { ledPattern } from '../../src/indicator/policy.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { processesMentioning, smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';

@@ -5,7 +5,7 @@ import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { alarmService } from '../../src/alarm/service.js';
-import { captureServices } from '../../src/capture/services.js';
+import { captureServices } from '../../src/services.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { smallBoard, testDir, toneWav, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';

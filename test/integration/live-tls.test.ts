@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { captureServices } from '../../src/capture/services.js';
+import { captureServices } from '../../src/services.js';
 import { MEDIA_CA_BUNDLE, SYSTEM_CA_BUNDLE } from '../../src/live/tls.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { captureServices } from '../../src/capture/services.js';
+import { captureServices } from '../../src/services.js';
 import type { LogLine } from '../../src/core/log.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';

@@ -9,8 +9,10 @@ import pino from 'pino';
 import { systemClock } from '../../src/core/clock.js';
 import { ConnectivityChecker } from '../../src/network/connectivity.js';
 import { DEFAULT_TIMINGS, NetworkController } from '../../src/network/controller.js';
-import { LinuxLinkBackend } from '../../src/network/link-linux.js';
+import { LinuxLinkBackend, onceCommand } from '../../src/network/link-linux.js';
 import { SimNetwork } from '../../src/network/sim-net.js';
+import { initialState, StateStore } from '../../src/state/store.js';
+import { OnceRunner } from '../../src/supervisor/runner.js';
 
 const broker = process.env.CAMD_TEST_BROKER ?? '';
 const [host, port] = broker.split(':');
@@ -26,7 +28,7 @@ let last = '';
 const controller = new NetworkController({
   clock: systemClock,
   log,
-  link: new LinuxLinkBackend(),
+  link: new LinuxLinkBackend({ run: onceCommand(new OnceRunner({ clock: systemClock, log, state: new StateStore(initialState(1, 'netns', Date.now())) })) }),
   wifi: radio.wifi,
   checker: new ConnectivityChecker(systemClock),
   wiredIface: 'eth0',

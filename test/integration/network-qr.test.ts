@@ -8,11 +8,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { bootSim, MEDIA, type BootedSim } from '../harness/boot.js';
 import { waitFor } from '../harness/daemon.js';
 import { NetworkService } from '../../src/network/service.js';
+import { captureServices } from '../../src/services.js';
 import { formatWifiQr } from '../../src/network/wifi-qr.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import type { Context } from '../../src/supervisor/service.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+import { processesMentioning } from '../unit/capture/media-fixture.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
 vi.setConfig(PROCESS_TIMEOUTS);
@@ -20,7 +22,8 @@ vi.setConfig(PROCESS_TIMEOUTS);
 /**
  * Provisioning through the wide lens, end to end: a Wi-Fi QR code (as the app shows it on the
  * phone) is overlaid on the real sim footage with ffmpeg, the sim board's wide source points at
- * that video, and the daemon's scanner (ffmpeg child + jsQR) has to read it off the frames.
+ * that video, and the daemon's scanner (jsQR on the capture tap's wide frames, with the larger
+ * gray plane it asks for while scanning) has to read it off the frames. No ffmpeg of its own.
  */
 const run = promisify(execFile);
 let work: string;
@@ -63,7 +66,8 @@ async function boot(video: string): Promise<{ b: BootedSim; svc: NetworkService;
   const network = (ctx: Context) => (svc = new NetworkService(ctx, { scanFps: 2 }));
   const b = await bootSim({
     dir,
-    services: [coreCommands, network],
+    // In the daemon's order: the network (and so the scanner) starts before capture.
+    services: [coreCommands, network, ...captureServices],
     board: (base) => ({ ...base, video: { ...base.video, wide: { ...base.video.wide, source: { kind: 'file', path: video, loop: true } } } }),
   });
   booted = b;
@@ -82,6 +86,7 @@ describe('QR provisioning through the wide lens', () => {
   it('reads the Wi-Fi QR code, saves credentials + binding token, joins and stops scanning', async () => {
     const { b, svc, dir, events } = await boot(videos.good!);
     await waitFor(() => b.sup.state.get().network.phase === 'provisioning', 5_000);
+    expect(b.sup.state.get().network.qrScanner).toBe('scanning');
     await waitFor(() => b.sup.state.get().network.phase === 'online', 15_000);
     expect(b.sup.state.get().network).toMatchObject({ active: 'wifi', wifi: { ssid: 'Home;Net', connected: true } });
     const secrets = JSON.parse(readFileSync(join(dir, 'data/secrets.json'), 'utf8')) as { wifi: unknown; binding: { token: string } };
@@ -90,7 +95,21 @@ describe('QR provisioning through the wide lens', () => {
     expect(events.filter((e) => e.type === 'network.provisioned')).toEqual([expect.objectContaining({ kind: 'system', data: { ssid: 'Home;Net', via: 'qr' } })]);
     // It really read frames, and stopped once online.
     expect(svc.qrStats().frames).toBeGreaterThan(1);
-    await waitFor(() => !svc.qrStats().running && b.sup.state.get().children['qr-scan']?.status === 'stopped', 5_000);
+    await waitFor(() => !svc.qrStats().running && b.sup.state.get().network.qrScanner === undefined, 5_000);
+    // Its demand withdrawn, the wide tap is back at the configured size.
+    await waitFor(() => b.sup.state.get().capture?.wide?.tap.gray.width === 352, 10_000);
+  });
+
+  it('reads the tap, with no lens reader of its own: one ffmpeg reads the wide lens, at the larger gray plane asked for', async () => {
+    const { b, svc } = await boot(videos.wrong!);
+    await waitFor(() => svc.qrStats().running, 5_000);
+    // The sim wide lens is 768x432: the scanner's 960 is capped at the lens's own width.
+    await waitFor(() => b.sup.state.get().capture?.wide?.tap.gray.width === 768, 10_000);
+    expect(b.sup.state.get().capture!.wide!.tap.gray).toEqual({ width: 768, height: 432 });
+    // The detectors' RGB plane is untouched.
+    expect(b.sup.state.get().capture!.wide!.tap.rgb).toEqual({ width: 640, height: 360 });
+    expect(processesMentioning(videos.wrong!)).toHaveLength(1);
+    expect(Object.keys(b.sup.state.get().children).filter((n) => !n.startsWith('capture.'))).toEqual([]);
   });
 
   it('a QR code with the wrong password → back to provisioning with the reason; the same code is not retried', async () => {

@@ -140,8 +140,9 @@ describe('network manager on the sim board', () => {
     expect(net(b).reason).toBe('no network and no saved Wi-Fi');
     await waitFor(() => led(b)?.state === 'provisioning', 5_000);
     expect(led(b)).toMatchObject({ color: 'blue', mode: 'fast' });
-    // The QR scanner runs while provisioning: a supervised ffmpeg child.
-    await waitFor(() => b.sup.state.get().children['qr-scan']?.status === 'running', 5_000);
+    // The QR scanner runs while provisioning (on the capture tap's wide frames: no child of its own).
+    await waitFor(() => b.sup.state.get().network.qrScanner === 'scanning', 5_000);
+    expect(b.sup.state.get().children['qr-scan']).toBeUndefined();
 
     const bad = await b.sup.commands.execute('network.provision', { ssid: 'Home', psk: 'short', bindingToken: 'bind-0123456789' }, { source: 'cloud' });
     expect(bad).toEqual({ ok: false, error: { code: 'invalid_args', message: 'psk: Too small: expected string to have >=8 characters', path: 'psk' } });
@@ -156,7 +157,7 @@ describe('network manager on the sim board', () => {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { wifi: unknown; binding: { token: string; boundAt: number } };
     expect(saved.wifi).toEqual({ ssid: 'Home', psk: 'correct horse' });
     expect(saved.binding.token).toBe('bind-0123456789');
-    await waitFor(() => b.sup.state.get().children['qr-scan']?.status === 'stopped', 5_000);
+    await waitFor(() => b.sup.state.get().network.qrScanner === undefined, 5_000);
     // Credentials never reach the state or the log.
     expect(JSON.stringify(b.sup.state.get())).not.toContain('correct horse');
     expect(JSON.stringify(b.sup.logging.ring.recent())).not.toContain('correct horse');

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Timeline } from '../../drivers/timeline.js';
 import { alarmService } from '../../src/alarm/service.js';
-import { captureServices } from '../../src/capture/services.js';
+import { captureServices } from '../../src/services.js';
 import { call, type Reply } from '../../src/cli/client.js';
 import { cloudService } from '../../src/cloud/service.js';
 import { controlServer } from '../../src/control/server.js';
@@ -247,18 +247,23 @@ describe('2. sleep ⇒ no capture child, no frame, no recording', () => {
     const r = await boot({ services: defaultServices, card: true, config: { recording: { mode: 'continuous' } } });
     const { b } = r;
     const frames: number[] = [];
-    b.sup.bus.on({ name: 'test' }, 'capture.frame', (f) => void frames.push(f.ts));
-    /** Processes reading this boot's lenses or its microphone (capture, QR scanner, 360° shots, live). */
+    /** Wide frames with a gray plane larger than the configured tap: the QR scanner's demand at work. */
+    const qrFrames: number[] = [];
+    b.sup.bus.on({ name: 'test' }, 'capture.frame', (f) => {
+      frames.push(f.ts);
+      if (f.lens === 'wide' && f.gray.width > b.sup.config.get().capture.tap.width) qrFrames.push(f.ts);
+    });
+    /** Processes reading this boot's lenses or its microphone (capture, 360° shots, live; the QR scanner reads capture's tap). */
     const readers = (): number[] => [...processesMentioning(r.footage), ...processesMentioning(r.microphone)];
-    const LENS_CHILDREN = /^(capture\.|qr-scan|view360)/;
+    const LENS_CHILDREN = /^(capture\.|view360)/;
     const runningLensChildren = () => Object.entries(b.sup.state.get().children).filter(([n, c]) => LENS_CHILDREN.test(n) && (c.status === 'running' || c.status === 'starting'));
 
     // Awake, and with the cable pulled (no Wi-Fi saved → provisioning): both lenses capture, the
-    // QR scanner reads the wide lens, frames flow. The probes see them: they can fail.
+    // QR scanner reads the wide lens's tap frames, frames flow. The probes see them: they can fail.
     await waitUntil(() => capturing(r), 'both lenses capturing');
     expect(await r.local('sim.link', { iface: 'eth0', carrier: false })).toMatchObject({ ok: true });
-    await waitUntil(() => b.sup.state.get().network.phase === 'provisioning' && b.sup.state.get().children['qr-scan']?.status === 'running', 'provisioning with the QR scanner');
-    await waitUntil(() => readers().length >= 3 && frames.length > 0, 'three lens readers and frames');
+    await waitUntil(() => b.sup.state.get().network.phase === 'provisioning' && b.sup.state.get().network.qrScanner === 'scanning', 'provisioning with the QR scanner');
+    await waitUntil(() => readers().length >= 2 && frames.length > 0 && qrFrames.length > 0, 'two lens readers, frames, and wide frames at the QR scanner\'s size');
     await waitUntil(() => filesUnder(join(r.dir, 'card')).some((f) => f.path.endsWith('.ts')), 'segments on the card');
     // A 360° sweep is under way (its first shot taken) when sleep is asked for: it takes no more.
     const sweep = r.local('view360', { shots: 6 });
@@ -275,6 +280,8 @@ describe('2. sleep ⇒ no capture child, no frame, no recording', () => {
     expect(await sweep).toMatchObject({ ok: false });
     expect(b.sup.state.get().sleeping).toBe(true);
     expect(b.sup.state.get().network.phase).toBe('provisioning');
+    // The QR scanner is still wanted (provisioning) but waits for the camera to wake.
+    expect(b.sup.state.get().network.qrScanner).toBe('asleep');
     expect(readdirSync(join(r.dir, 'run')).filter((f) => f.startsWith('snap-'))).toEqual([]);
 
     // From here on, sample the process table and the children all the time.
@@ -347,7 +354,7 @@ describe('2. sleep ⇒ no capture child, no frame, no recording', () => {
 
     // Waking brings every lens reader back (the QR scanner too: still provisioning).
     expect(await r.remote('sleep.set', { on: false })).toMatchObject({ ok: true, result: { sleeping: false } });
-    await waitUntil(() => capturing(r) && b.sup.state.get().children['qr-scan']?.status === 'running', 'capture and the QR scanner back');
+    await waitUntil(() => capturing(r) && b.sup.state.get().network.qrScanner === 'scanning', 'capture and the QR scanner back');
     await waitUntil(() => frames.length > framesAsleep, 'frames again');
   }, 300_000);
 });

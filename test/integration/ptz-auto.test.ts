@@ -1,22 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { TwinMove } from '../../drivers/devices/pelco-d-twin.js';
+import type { EpisodePhase } from '../../src/domain/episode.js';
+import type { DetectionType, LensName } from '../../src/domain/types.js';
 import { lookAngles } from '../../src/ptz/calibration.js';
-import { bootPtz, FAKE, type PtzRig } from '../unit/ptz/sim-rig.js';
+import { episode } from '../harness/episode.js';
+import { bootPtz, type PtzRig, rigHooks } from '../unit/ptz/sim-rig.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
 vi.setConfig(PROCESS_TIMEOUTS);
 
 let rig: PtzRig | undefined;
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: [...FAKE] });
-});
-afterEach(async () => {
-  await rig?.dispose();
-  rig = undefined;
-  vi.useRealTimers();
-});
+rigHooks(
+  () => rig,
+  () => (rig = undefined),
+);
 
 const HEAD = { pan: 90, tilt: 45 };
 
@@ -26,8 +24,9 @@ function arrival(moves: TwinMove[], t: number): number {
   return Math.max(...gs.map((m) => m.t + (Math.abs(m.target! - m.from) / HEAD[m.axis]) * 1000));
 }
 
-function person(r: PtzRig, type: string, box: [number, number, number, number], episodeId = 'p1', lens = 'wide'): void {
-  r.b.sup.bus.emit('camera.event', { id: randomUUID(), ts: Date.now(), kind: 'detection', type, lens, data: { box, score: 0.8, episodeId } });
+function person(r: PtzRig, type: DetectionType, phase: EpisodePhase, box: [number, number, number, number], episodeId = 'p1', lens: LensName = 'wide'): void {
+  const [x, y, w, h] = box;
+  r.b.sup.bus.emit('detection.episode', episode(type, phase, { id: episodeId, lens, box: { x, y, w, h }, score: 0.8 }));
 }
 
 describe('auto patrol', () => {
@@ -111,11 +110,11 @@ describe('follow target', () => {
     const cal = rig.b.sup.config.get().ptz.calibration;
     const aim = (box: [number, number, number, number]) => lookAngles(cal, box[0] + box[2] / 2, box[1] + box[3] / 3, 170, 170);
     let box: [number, number, number, number] = [0.1, 0.4, 0.1, 0.3];
-    person(rig, 'human.start', box);
+    person(rig, 'human', 'start', box);
     expect(rig.b.sup.state.get().ptz).toMatchObject({ mode: 'follow', target: { episodeId: 'p1' } });
     for (let i = 0; i < 24; i++) {
       await vi.advanceTimersByTimeAsync(500);
-      person(rig, 'human.update', box);
+      person(rig, 'human', 'update', box);
     }
     let want = aim(box);
     expect(rig.head.position().pan).toBeCloseTo(want.pan, 0);
@@ -134,14 +133,14 @@ describe('follow target', () => {
     // The person walks to the right half of the image.
     box = [0.6, 0.5, 0.1, 0.3];
     for (let i = 0; i < 16; i++) {
-      person(rig, 'human.update', box);
+      person(rig, 'human', 'update', box);
       await vi.advanceTimersByTimeAsync(500);
     }
     want = aim(box);
     expect(rig.head.position().pan).toBeCloseTo(want.pan, 0);
     expect(rig.head.position().tilt).toBeCloseTo(want.tilt, 0);
     // Gone: back home.
-    person(rig, 'human.end', box);
+    person(rig, 'human', 'end', box);
     await vi.advanceTimersByTimeAsync(5000);
     expect(rig.head.position()).toEqual({ pan: 0, tilt: 0 });
     expect(rig.b.sup.state.get().ptz).toMatchObject({ mode: 'idle', target: null });
@@ -152,7 +151,7 @@ describe('follow target', () => {
     await rig.b.sup.config.patch({ ptz: { presets: [{ name: 'gate', pan: 60, tilt: 5 }], patrol: { enabled: true, followTarget: true } } }, 'test');
     await vi.advanceTimersByTimeAsync(3000);
     expect(rig.head.position()).toEqual({ pan: 60, tilt: 5 });
-    person(rig, 'human.start', [0.7, 0.2, 0.1, 0.4]);
+    person(rig, 'human', 'start', [0.7, 0.2, 0.1, 0.4]);
     await vi.advanceTimersByTimeAsync(3000);
     expect(rig.b.sup.state.get().ptz?.mode).toBe('follow');
     expect(rig.head.position().pan).toBeGreaterThan(70);
@@ -164,20 +163,20 @@ describe('follow target', () => {
 
   it('follows one person at a time and ignores the PTZ lens, other types and follow switched off', async () => {
     rig = await bootPtz();
-    person(rig, 'human.start', [0.5, 0.5, 0.1, 0.2]);
+    person(rig, 'human', 'start', [0.5, 0.5, 0.1, 0.2]);
     await vi.advanceTimersByTimeAsync(1000);
     expect(rig.b.sup.state.get().ptz).toMatchObject({ mode: 'idle', target: null });
     await rig.run('ptz.patrol', { on: false, follow: true });
-    person(rig, 'vehicle.start', [0.5, 0.5, 0.1, 0.2]);
-    person(rig, 'human.start', [0.5, 0.5, 0.1, 0.2], 'p9', 'ptz');
+    person(rig, 'vehicle', 'start', [0.5, 0.5, 0.1, 0.2]);
+    person(rig, 'human', 'start', [0.5, 0.5, 0.1, 0.2], 'p9', 'ptz');
     await vi.advanceTimersByTimeAsync(1000);
     expect(rig.b.sup.state.get().ptz?.target).toBeNull();
-    person(rig, 'human.start', [0.2, 0.5, 0.1, 0.2], 'first');
-    person(rig, 'human.start', [0.8, 0.5, 0.1, 0.2], 'second');
+    person(rig, 'human', 'start', [0.2, 0.5, 0.1, 0.2], 'first');
+    person(rig, 'human', 'start', [0.8, 0.5, 0.1, 0.2], 'second');
     await vi.advanceTimersByTimeAsync(200);
     expect(rig.b.sup.state.get().ptz?.target?.episodeId).toBe('first');
-    person(rig, 'human.end', [0.2, 0.5, 0.1, 0.2], 'first');
-    person(rig, 'human.update', [0.8, 0.5, 0.1, 0.2], 'second');
+    person(rig, 'human', 'end', [0.2, 0.5, 0.1, 0.2], 'first');
+    person(rig, 'human', 'update', [0.8, 0.5, 0.1, 0.2], 'second');
     expect(rig.b.sup.state.get().ptz?.target?.episodeId).toBe('second');
   });
 });

@@ -1,22 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { queuedWrites } from '../../drivers/serial/write-queue.js';
 import { positionAt } from '../../src/ptz/motion-model.js';
 import type { PtzMotionEvent } from '../../src/ptz/types.js';
-import { bootPtz, displace, FAKE, settle, type PtzRig } from '../unit/ptz/sim-rig.js';
+import { bootPtz, displace, settle, type PtzRig, rigHooks } from '../unit/ptz/sim-rig.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
 vi.setConfig(PROCESS_TIMEOUTS);
 
 let rig: PtzRig | undefined;
-beforeEach(() => {
-  vi.useFakeTimers({ toFake: [...FAKE] });
-});
-afterEach(async () => {
-  await rig?.dispose();
-  rig = undefined;
-  vi.useRealTimers();
-});
+rigHooks(
+  () => rig,
+  () => (rig = undefined),
+);
 
 describe('homing', () => {
   it('goes to the board home positions at boot and verifies them by query', async () => {

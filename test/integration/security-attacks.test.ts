@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alarmService } from '../../src/alarm/service.js';
-import { captureServices } from '../../src/capture/services.js';
+import { captureServices } from '../../src/services.js';
 import { cloudService } from '../../src/cloud/service.js';
 import { controlServer } from '../../src/control/server.js';
 import { indicatorService } from '../../src/indicator/service.js';
@@ -259,7 +259,7 @@ describe('trust boundary: the attack list, from the cloud, against the whole dae
 
   it('deterrents switched by hand from the cloud turn themselves off: siren and strobes at alarm.timeoutSeconds, the spotlight at lights.spotlightMaxSeconds', async () => {
     expect(await local('config.set', { patch: { alarm: { timeoutSeconds: 5 }, lights: { spotlightMaxSeconds: 10 } } })).toMatchObject({ ok: true });
-    const outputs = () => booted.sup.hardware.outputs() as Record<string, unknown>;
+    const outputs = () => booted.sup.hardware.outputs();
     const on = (name: string) => {
       const v = outputs()[name];
       return typeof v === 'object' && v !== null ? !!(v as { on?: boolean }).on : !!v;

@@ -29,7 +29,7 @@ function startSocat(): Promise<{ proc: ChildProcess; paths: [string, string] }> 
     let stderr = '';
     const timer = setTimeout(() => reject(new Error(`socat did not start: ${stderr}`)), patience(5000));
     proc.on('error', reject);
-    proc.stderr!.on('data', (d: Buffer) => {
+    proc.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       const paths = [...stderr.matchAll(/PTY is (\/dev\/\S+)/g)].map((m) => m[1]!);
       if (paths.length === 2 && /starting data transfer loop/.test(stderr)) {

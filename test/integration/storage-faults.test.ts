@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
+import { episode } from '../harness/episode.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
-import { captureServices } from '../../src/capture/services.js';
+import { captureServices } from '../../src/services.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import type { RecordingEntry } from '../../src/storage/recording-index.js';
 import type { StorageState } from '../../src/storage/types.js';
@@ -258,7 +259,7 @@ describe('a full card (filled to 0 bytes free by a file that is not a recording)
     await waitFor(() => storage()?.status === 'in-use', 10_000);
     await waitFor(() => b.sup.state.get().capture?.wide?.recording === true, 20_000);
     // Event recording works again.
-    b.sup.bus.emit('camera.event', { id: 'e1', ts: Date.now(), kind: 'detection', type: 'human.start', lens: 'wide' });
+    b.sup.bus.emit('detection.episode', episode('human', 'start'));
     await waitFor(async () => (await list('wide')).some((r) => r.end > clearedAt), 30_000);
     console.log(`full card, nothing to delete (tmpfs): full ${fullAt - filledAt} ms after the fill; states ${JSON.stringify(statuses.filter((s) => s.at >= filledAt).map((s) => s.status))}; in use and recording ${Date.now() - clearedAt} ms after the space came back`);
   }, 180_000);

@@ -100,7 +100,7 @@ describe('RESET button on the sim board', () => {
     booted = await bootSim();
     const changes: unknown[] = [];
     booted.sup.bus.on({}, 'button.changed', (e) => void changes.push(e));
-    booted.sup.hardware.sim!.press('reset', 20);
+    void booted.sup.hardware.sim!.press('reset', 20);
     await vi.advanceTimersByTimeAsync(1000);
     expect(changes).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import type { Clock } from '../../../src/core/clock.js';
+import type { Clock } from '../../clock.js';
 import { BH1750 } from '../../devices/light-sensor.js';
 import type { I2cDeviceModel } from '../sim.js';
 

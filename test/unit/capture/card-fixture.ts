@@ -19,6 +19,3 @@ export function unmountCard(dir: string): void {
   }
 }
 
-export function isMounted(dir: string): boolean {
-  return execFileSync('cat', ['/proc/mounts']).toString().split('\n').some((l) => l.split(' ')[1] === dir);
-}

@@ -3,7 +3,17 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Board } from '../../../board/schema.js';
+import type { TapFrame } from '../../../src/capture/types.js';
 import { MEDIA } from '../../harness/boot.js';
+
+/** A tap frame to keep: the tap's planes are pooled and reused once the handlers return. */
+export function copyFrame(f: TapFrame): TapFrame {
+  return {
+    ...f,
+    gray: { ...f.gray, data: Buffer.from(f.gray.data) },
+    ...(f.rgb ? { rgb: { ...f.rgb, data: Buffer.from(f.rgb.data) } } : {}),
+  };
+}
 
 /**
  * Small real footage for capture tests: 20 s of the shared person clip at 320x180, 10 fps, a
@@ -112,6 +122,3 @@ function readdirSafe(dir: string): string[] {
   }
 }
 
-export function writeJson(file: string, v: unknown): void {
-  writeFileSync(file, JSON.stringify(v));
-}

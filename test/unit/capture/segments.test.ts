@@ -20,7 +20,7 @@ describe('segment list', () => {
 
   it('tails what ffmpeg appends', async () => {
     dir = mkdtempSync(join(tmpdir(), 'camd-seg-'));
-    const f = join(dir!, 'r1.csv');
+    const f = join(dir, 'r1.csv');
     const tail = new SegmentListTail(f);
     expect(await tail.poll()).toEqual([]);
     writeFileSync(f, 'a.ts,0,2\nb.ts,2,');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameAssembler, FramePool, TapPairer, type FramePair } from '../../../src/capture/tap.js';
+import { FrameAssembler, FramePool, TapPairer, tapFrame, tapWithDemands, type FramePair } from '../../../src/capture/tap.js';
 
 function pairer(rgb: boolean, sync = false) {
   const delivered: FramePair[] = [];
@@ -88,5 +88,42 @@ describe('TapPairer', () => {
     p.gray(Buffer.from('a'));
     p.rgb(Buffer.from('b'));
     expect(delivered.at(-1)).toMatchObject({ seq: 0 });
+  });
+});
+
+describe('tapFrame (the one capture.frame of a pair)', () => {
+  const tap = { width: 4, height: 2, fps: 5, rgbWidth: 8, rgbHeight: 4 };
+
+  it('carries both planes of the pair, sized from the run\'s tap, the pooled buffers themselves', () => {
+    const gray = Buffer.alloc(8);
+    const rgb = Buffer.alloc(96);
+    const f = tapFrame('ptz', { seq: 3, ts: 1234, gray, rgb }, tap);
+    expect(f).toEqual({ lens: 'ptz', seq: 3, ts: 1234, gray: { width: 4, height: 2, data: gray }, rgb: { width: 8, height: 4, data: rgb } });
+    expect(f.gray.data).toBe(gray);
+    expect(f.rgb!.data).toBe(rgb);
+  });
+
+  it('has no rgb plane when the RGB tap is off', () => {
+    const f = tapFrame('wide', { seq: 0, ts: 1, gray: Buffer.alloc(8) }, { ...tap, rgbWidth: 0, rgbHeight: 0 });
+    expect(f).not.toHaveProperty('rgb');
+  });
+});
+
+describe('tapWithDemands (a larger gray plane on demand)', () => {
+  const cfg = { width: 352, height: 198, fps: 5, rgbWidth: 640, rgbHeight: 360 };
+  const lens = { width: 1920, height: 1080 };
+
+  it('is the configured tap without demands', () => {
+    expect(tapWithDemands(cfg, [], lens)).toBe(cfg);
+  });
+
+  it('takes the largest demand for the gray plane only; rate and RGB plane unchanged', () => {
+    expect(tapWithDemands(cfg, [{ width: 640, height: 360 }, { width: 960, height: 540 }], lens)).toEqual({ ...cfg, width: 960, height: 540 });
+  });
+
+  it('never shrinks the detectors\' plane, never exceeds the lens or the config bounds', () => {
+    expect(tapWithDemands(cfg, [{ width: 160, height: 90 }], lens)).toBe(cfg);
+    expect(tapWithDemands(cfg, [{ width: 960, height: 540 }], { width: 768, height: 432 })).toEqual({ ...cfg, width: 768, height: 432 });
+    expect(tapWithDemands(cfg, [{ width: 1920, height: 1080 }], lens)).toEqual({ ...cfg, width: 1280, height: 720 });
   });
 });

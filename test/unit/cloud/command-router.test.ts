@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { silentLogging } from '../../../src/core/log.js';
 import { CamdError } from '../../../src/core/errors.js';
-import { CommandRegistry, NoArgs } from '../../../src/control/commands.js';
+import { CommandRegistry, NoArgs } from '../../../src/commands/registry.js';
 import { CommandRouter, MAX_REPLY_BYTES } from '../../../src/cloud/command-router.js';
 import type { InboundMessage } from '../../../src/cloud/inbound.js';
 import { ReplySchema } from '../../../src/cloud/schema.js';
@@ -24,7 +24,7 @@ function setup(maxConcurrent?: number) {
   const replies: { topic: string; body: Record<string, unknown>; corr?: string }[] = [];
   const router = new CommandRouter({
     topics, commands, log: logging.forComponent('cloud'), ...(maxConcurrent !== undefined && { maxConcurrent }),
-    reply: async (topic, payload, corr) => void replies.push({ topic, body: ReplySchema.parse(JSON.parse(payload)) as Record<string, unknown>, ...(corr && { corr: corr.toString() }) }),
+    reply: async (topic, payload, corr) => void replies.push({ topic, body: ReplySchema.parse(JSON.parse(payload)), ...(corr && { corr: corr.toString() }) }),
   });
   return { router, replies, applied, release: () => release() };
 }

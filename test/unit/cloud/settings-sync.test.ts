@@ -7,7 +7,7 @@ import { silentLogging } from '../../../src/core/log.js';
 import { ConfigStore } from '../../../src/config/store.js';
 import { ReportedSchema } from '../../../src/cloud/schema.js';
 import { SettingsSync } from '../../../src/cloud/settings-sync.js';
-import { CommandRegistry, type Refusal } from '../../../src/control/commands.js';
+import { CommandRegistry, type Refusal } from '../../../src/commands/registry.js';
 
 const log = silentLogging().forComponent('cloud');
 let dir: string;

@@ -40,8 +40,8 @@ function fullStore(): CamState {
     lifecycle: 'running',
     services: { cloud: { status: 'running', since: T - 3_599_000 }, capture: { status: 'running', since: T - 3_599_000 } },
     children: {
-      'capture.wide': { name: 'capture.wide', status: 'running', pid: 101, restarts: 0 },
-      'capture.ptz': { name: 'capture.ptz', status: 'running', pid: 102, restarts: 2, lastExit: { code: null, signal: 'SIGKILL', at: T - 100_000 } },
+      'capture.wide': { name: 'capture.wide', kind: 'supervised', status: 'running', pid: 101, restarts: 0 },
+      'capture.ptz': { name: 'capture.ptz', kind: 'supervised', status: 'running', pid: 102, restarts: 2, lastExit: { code: null, signal: 'SIGKILL', at: T - 100_000 } },
     },
     network: {
       phase: 'online',

@@ -41,7 +41,7 @@ function start(): TelemetryPublisher {
   return pub;
 }
 
-const setChildren = (restarts: number) => state.set('children', { 'capture.wide': { name: 'capture.wide', status: 'running', pid: 7, restarts } });
+const setChildren = (restarts: number) => state.set('children', { 'capture.wide': { name: 'capture.wide', kind: 'supervised', status: 'running', pid: 7, restarts } });
 
 describe('telemetry publisher', () => {
   it('defaults to one document every 300 s, on the injected clock, with the latest counters', async () => {

@@ -86,7 +86,7 @@ describe('published state', () => {
     expect(sent).toHaveLength(1);
     for (let i = 1; i <= 100; i++) {
       state.set('health', health(i));
-      state.set('children', { 'capture.wide': { name: 'capture.wide', status: 'running', pid: 1000 + i, restarts: i } });
+      state.set('children', { 'capture.wide': { name: 'capture.wide', kind: 'supervised', status: 'running', pid: 1000 + i, restarts: i } });
       await vi.advanceTimersByTimeAsync(30_000);
     }
     // The first health sample adds the slice's static part (cores, total memory): one publish, then none.
@@ -97,9 +97,9 @@ describe('published state', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(sent).toHaveLength(3);
     expect(sent[2]!.health).toMatchObject({ errors: { temperature: 'sensor gone' } });
-    state.set('children', { 'capture.wide': { name: 'capture.wide', status: 'backoff', pid: 1, restarts: 101 } });
+    state.set('children', { 'capture.wide': { name: 'capture.wide', kind: 'supervised', status: 'backoff', pid: 1, restarts: 101 } });
     await vi.advanceTimersByTimeAsync(STATE_WINDOW_MS);
-    expect(sent.at(-1)!.children).toEqual({ 'capture.wide': { name: 'capture.wide', status: 'backoff' } });
+    expect(sent.at(-1)!.children).toEqual({ 'capture.wide': { name: 'capture.wide', kind: 'supervised', status: 'backoff' } });
     p.stop();
   });
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { silentLogging } from '../../../src/core/log.js';
 import { CamdError } from '../../../src/core/errors.js';
 import { EventBus } from '../../../src/state/bus.js';
-import { CommandRegistry } from '../../../src/control/commands.js';
+import { CommandRegistry } from '../../../src/commands/registry.js';
 import { StateStore, initialState } from '../../../src/state/store.js';
 
 const logging = silentLogging();

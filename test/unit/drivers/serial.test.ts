@@ -95,7 +95,7 @@ describe('serialport backend on the official mock binding', () => {
     const link = await openSerialPortLink('rs485', { path: '/dev/ttyS3', baudRate: 9600, rs485: true }, {
       createPort: (o) => {
         port = new SerialPortMock(o);
-        return port as unknown as PortLike;
+        return port;
       },
     });
     await link.write(Uint8Array.of(0xff, 0x01, 0x00, 0x51, 0x00, 0x00, 0x52));

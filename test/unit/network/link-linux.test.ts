@@ -2,7 +2,13 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hexToIpv4, LinuxLinkBackend, parseDefaultRoutes } from '../../../src/network/link-linux.js';
+import { silentLogging } from '../../../src/core/log.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { hexToIpv4, LinuxLinkBackend, onceCommand, parseDefaultRoutes } from '../../../src/network/link-linux.js';
+import { initialState, StateStore } from '../../../src/state/store.js';
+import { OnceRunner } from '../../../src/supervisor/runner.js';
+
+const runner = () => new OnceRunner({ clock: systemClock, log: silentLogging().forComponent('network'), state: new StateStore(initialState(1, 'x', 0)) });
 
 const ROUTE = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
 eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0
@@ -49,8 +55,18 @@ describe('Linux link backend', () => {
   });
 
   it('reads this machine\'s real loopback from /sys/class/net', async () => {
-    const lo = await new LinuxLinkBackend().read('lo');
+    const lo = await new LinuxLinkBackend({ run: onceCommand(runner()) }).read('lo');
     expect(lo.present).toBe(true);
     expect(lo.defaultRoute).toBeNull();
+  });
+
+  it('runs its commands as one-shot children: a failure quotes the command and its stderr, or why it could not run', async () => {
+    const run = onceCommand(runner());
+    await expect(run('sh', ['-c', 'exit 0'])).resolves.toBeUndefined();
+    await expect(run('sh', ['-c', 'echo "RTNETLINK answers: File exists" >&2; exit 2'])).rejects.toThrow(
+      'sh -c echo "RTNETLINK answers: File exists" >&2; exit 2: RTNETLINK answers: File exists',
+    );
+    await expect(run('sh', ['-c', 'exit 2'])).rejects.toThrow('sh -c exit 2: sh exited with code 2');
+    await expect(run('camd-no-such-ip', ['-4', 'route'])).rejects.toThrow('camd-no-such-ip -4 route: cannot run camd-no-such-ip: no such program (ENOENT)');
   });
 });

@@ -1,8 +1,8 @@
-import { vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 import type { HardwareOptions } from '../../../drivers/hardware.js';
 import { decodeFrame, pelcoD } from '../../../drivers/devices/pelco-d.js';
 import type { PelcoDTwin } from '../../../drivers/devices/pelco-d-twin.js';
-import type { CommandResult } from '../../../src/control/commands.js';
+import type { CommandResult } from '../../../src/commands/registry.js';
 import { PtzService } from '../../../src/ptz/service.js';
 import { bootSim, type BootedSim } from '../../harness/boot.js';
 
@@ -77,4 +77,16 @@ export async function bootPtz(opts: { before?: (b: BootedSim) => Promise<void>; 
     for (let i = 0; i < 200 && !(svc.slots.head.status !== 'homing' && svc.slots.wide.status !== 'homing'); i++) await vi.advanceTimersByTimeAsync(50);
   }
   return rig;
+}
+
+/** The hooks every rig test file needs: fake timers around each test, the rig disposed after it. */
+export function rigHooks(current: () => PtzRig | undefined, clear: () => void): void {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: [...FAKE] });
+  });
+  afterEach(async () => {
+    await current()?.dispose();
+    clear();
+    vi.useRealTimers();
+  });
 }

@@ -26,7 +26,7 @@ describe('card classification', () => {
   const id = '0b7e1f4a-3c2d-4e5f-8a9b-1c2d3e4f5a6b';
   const present: CardProbe = { present: true, readOnly: false, totalBytes: 1000, freeBytes: 500, marker: { version: 1, cardId: id, initialisedAt: 1 } };
   it.each([
-    [{ present: false, readOnly: false } as CardProbe, id, 'absent'],
+    [{ present: false, readOnly: false }, id, 'absent'],
     [{ ...present, error: 'card is mounted read-only', readOnly: true }, id, 'error'],
     [{ ...present, marker: null }, id, 'not-initialised'],
     [present, undefined, 'not-initialised'],

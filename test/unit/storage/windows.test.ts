@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeepPolicy, MAX_EVENT_MS, type KeepSettings } from '../../../src/storage/windows.js';
+import { clipWindow, KeepPolicy, MAX_EVENT_MS, type KeepSettings } from '../../../src/storage/windows.js';
 
 function policy(s: Partial<KeepSettings> = {}) {
   const settings: KeepSettings = { mode: 'event', preRollMs: 5000, postRollMs: 10_000, ...s };
@@ -42,5 +42,33 @@ describe('KeepPolicy', () => {
     expect(p.decide('wide', MAX_EVENT_MS + 20_000, MAX_EVENT_MS + 22_000)).toBeNull();
     p.prune(MAX_EVENT_MS * 3, 2000);
     expect(p.decide('wide', MAX_EVENT_MS - 2000, MAX_EVENT_MS)).toBeNull();
+  });
+});
+
+/** The clip reference the cloud record carries (moved here from detect: the recorder owns the window). */
+describe('clipWindow', () => {
+  const T0 = 1_800_000_000_000;
+  const settings: KeepSettings = { mode: 'event', preRollMs: 5000, postRollMs: 10_000 };
+
+  it('from the pre-roll on while open; the end adds the post-roll', () => {
+    expect(clipWindow(settings, { lens: 'wide', phase: 'start', startedAt: T0, ts: T0 }, 'in-use')).toEqual({ lens: 'wide', from: T0 - 5000, to: null, recorded: true });
+    expect(clipWindow(settings, { lens: 'wide', phase: 'update', startedAt: T0, ts: T0 + 4000 }, 'full')).toEqual({ lens: 'wide', from: T0 - 5000, to: null, recorded: true });
+    expect(clipWindow(settings, { lens: 'ptz', phase: 'end', startedAt: T0, ts: T0 + 9000 }, 'in-use')).toEqual({ lens: 'ptz', from: T0 - 5000, to: T0 + 19_000, recorded: true });
+  });
+
+  it('says why nothing is recorded', () => {
+    const e = { lens: 'wide', phase: 'start', startedAt: T0, ts: T0 } as const;
+    expect(clipWindow({ ...settings, mode: 'off' }, e, 'in-use')).toEqual({ lens: 'wide', from: T0 - 5000, to: null, recorded: false, reason: 'recording is off' });
+    expect(clipWindow(settings, e, 'not-initialised')).toMatchObject({ recorded: false, reason: 'no card in use (card not-initialised)' });
+    expect(clipWindow(settings, e, undefined)).toMatchObject({ recorded: false, reason: 'no card in use (card absent)' });
+  });
+
+  it('KeepPolicy.clip uses the settings of the moment', () => {
+    const s: KeepSettings = { ...settings };
+    const p = new KeepPolicy(() => s);
+    const e = { lens: 'wide', phase: 'end', startedAt: T0, ts: T0 + 1000 } as const;
+    expect(p.clip(e, 'in-use').to).toBe(T0 + 11_000);
+    s.postRollMs = 2000;
+    expect(p.clip(e, 'in-use').to).toBe(T0 + 3000);
   });
 });

@@ -1,5 +1,5 @@
 import type { ConfigStore } from '../config/store.js';
-import type { StateStore } from '../state/store.js';
+import type { StateStore } from './store.js';
 
 /**
  * "Is the camera asleep?" for anything that would read a lens outside the capture service (the

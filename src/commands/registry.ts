@@ -19,7 +19,6 @@ export type CommandSource = 'local' | 'cloud';
  * - `local`: the local shell only (camctl over the socket: someone with a shell on the board).
  */
 export type Access = 'cloud' | 'presence' | 'local';
-export const ACCESS_CLASSES = ['cloud', 'presence', 'local'] as const satisfies readonly Access[];
 
 export interface CommandMeta {
   source: CommandSource;
@@ -31,7 +30,7 @@ export interface CommandDef<S extends z.ZodType = z.ZodType> {
   args: S;
   /** Who may run it; the registry refuses other callers with `forbidden` before validation. */
   access: Access;
-  handler(args: z.output<S>, meta: CommandMeta): Promise<unknown> | unknown;
+  handler(args: z.output<S>, meta: CommandMeta): unknown; // a value or a Promise of one
 }
 
 /** A refused request, as the log line and the `security` event describe it. */
@@ -87,7 +86,7 @@ export class CommandRegistry {
   register<S extends z.ZodType>(owner: object, def: CommandDef<S>): void {
     if (!NAME.test(def.name)) throw new Error(`bad command name ${def.name}`);
     if (this.defs.has(def.name)) throw new Error(`command ${def.name} registered twice`);
-    this.defs.set(def.name, { owner, def: def as unknown as CommandDef });
+    this.defs.set(def.name, { owner, def: def });
   }
 
   removeOwner(owner: object): void {

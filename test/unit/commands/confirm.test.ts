@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfirmationTokens } from '../../../src/control/confirm.js';
-import { CamdError } from '../../../src/core/errors.js';
+import { ConfirmationTokens } from '../../../src/commands/confirm.js';
+import { type CamdError } from '../../../src/core/errors.js';
 import type { Clock } from '../../../src/core/clock.js';
 
 function manualClock(): Clock & { t: number } {

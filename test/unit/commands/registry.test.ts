@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogging } from '../../../src/core/log.js';
-import { CommandRegistry, NoArgs, type Refusal } from '../../../src/control/commands.js';
+import { CommandRegistry, NoArgs, type Refusal } from '../../../src/commands/registry.js';
 
 function registry(presence: { on: boolean }) {
   const reg = new CommandRegistry(silentLogging().forComponent('commands'));

@@ -1,0 +1,81 @@
+// The layers of camd, as rules a tool checks (npm run lint:deps). Read bottom-up:
+//   board/, drivers/            the hardware seams and their sims: know nothing of the daemon
+//   src/core, src/domain        primitives and shared domain types: import no other src folder
+//   platform                    state, config, supervisor (services, process runner), commands
+//                               (the command table), control (the local socket), identity
+//   features                    alarm, capture, cloud, detect, health, indicator, live, network,
+//                               privacy, ptz, reset, storage: build on the platform, never on each
+//                               other — except media, where live and storage read capture's
+//                               outputs (capture never reads them back)
+//   src/services.ts, main.ts    the composition root: the only place that names every feature
+// Type-only imports count: a type is a dependency on a module's meaning.
+const FEATURES = 'alarm|capture|cloud|detect|health|indicator|live|network|privacy|ptz|reset|storage';
+const PLATFORM = 'core|domain|state|config|supervisor|commands|control|identity';
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'No import cycles anywhere.', from: {}, to: { circular: true } },
+    {
+      name: 'hardware-knows-no-daemon',
+      severity: 'error',
+      comment: 'board/ and drivers/ are the hardware seam: they never import src/.',
+      from: { path: '^(board|drivers)/' },
+      to: { path: '^src/' },
+    },
+    {
+      name: 'core-and-domain-are-leaves',
+      severity: 'error',
+      comment: 'src/core and src/domain import nothing else of src/ (board/ schema types are allowed in domain).',
+      from: { path: '^src/(core|domain)/' },
+      to: { path: '^src/', pathNot: '^src/(core|domain)/' },
+    },
+    {
+      name: 'platform-knows-no-feature',
+      severity: 'error',
+      comment: 'The platform is what features build on; it never imports one.',
+      from: { path: `^src/(${PLATFORM})/` },
+      to: { path: `^src/(${FEATURES})/` },
+    },
+    {
+      name: 'features-are-independent',
+      severity: 'error',
+      comment: 'A feature talks to another only through typed bus events, state and the command table; shared types live in src/domain.',
+      from: { path: `^src/(${FEATURES})/` },
+      to: { path: `^src/(${FEATURES})/`, pathNot: ['^src/$1/', '^src/capture/(types|relay|mic|args)\\.ts$'] },
+    },
+    {
+      name: 'capture-reads-no-consumer',
+      severity: 'error',
+      comment: 'Media flows one way: live and storage read capture; capture never imports them.',
+      from: { path: '^src/capture/' },
+      to: { path: '^src/(live|storage)/' },
+    },
+    {
+      name: 'capture-outputs-are-for-media',
+      severity: 'error',
+      comment: "capture's relay and mic are media plumbing: only live and storage may use them.",
+      from: { path: `^src/(${FEATURES})/`, pathNot: '^src/(capture|live|storage)/' },
+      to: { path: '^src/capture/(relay|mic|args)\\.ts$' },
+    },
+    {
+      name: 'only-the-root-names-features',
+      severity: 'error',
+      comment: 'Only src/services.ts (and main.ts through it) composes the features.',
+      from: { path: '^src/(cli)/' },
+      to: { path: `^src/(${FEATURES})/` },
+    },
+    {
+      name: 'src-not-tests-or-scripts',
+      severity: 'error',
+      comment: 'Production code never imports tests or scripts.',
+      from: { path: '^(src|drivers|board)/' },
+      to: { path: '^(test|scripts)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(dist|node_modules)/' },
+  },
+};

@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { errorMessage } from '../core/errors.js';
+import type { CommandResult } from '../commands/registry.js';
+import type { ClipRef, DetectionEpisode, EpisodeClip } from '../domain/episode.js';
+import type { LensName } from '../domain/types.js';
+import type { CameraEvent } from '../state/bus.js';
+
+/**
+ * `detection.episode` → the cloud's record of it: `camera.event` (kind `detection`, type
+ * `<human|vehicle|change>.<start|update|end>`). This is the only place the cloud's detection
+ * format is built; nothing in the daemon reacts to it (alarm, recorder and PTZ listen to the
+ * episode itself), so only this record waits for a picture.
+ *
+ * data = {
+ *   episodeId, score, box: [x, y, w, h] (normalised), objects, startedAt, lastSeen,
+ *   alert:   false when this episode started within detection.cooldownSeconds of the previous
+ *            alerting start of its type on its lens: it is reported, but the alarm service, the
+ *            app's push and the lights stay quiet. Carried on every phase of the episode.
+ *   clip:    { lens, from, to, recorded, reason? } — the recording of this episode as the
+ *            recorder keeps it (its `recording.clip` answer to the episode event): fetch it with
+ *            `recordings.list {lens, from, to}` (`to` is null until the `end`).
+ *   snapshot (start only): { ts, bytes, path? (on the card), jpeg? (base64, only without a card
+ *            and only when it fits in the event) } — or snapshotError: why there is none.
+ *   reason (end only): gone | sleep | shutdown
+ * }
+ * The `start` waits for its snapshot (bounded by SNAPSHOT_TIMEOUT_MS); every record of a lens
+ * leaves in order, through one chain per lens.
+ */
+export const SNAPSHOT_TIMEOUT_MS = 2000;
+/** What a record needs besides the inline JPEG (ids, box, clip, snapshot metadata, envelope). */
+const RECORD_HEADROOM_BYTES = 4096;
+
+export interface CloudRecordDeps {
+  clock: Clock;
+  log: Logger;
+  /**
+   * The cloud outbox's bound on one event, in bytes. Passed in (not imported) so detection does
+   * not depend on the cloud: an inline JPEG larger than this less the headroom is left out.
+   */
+  maxEventBytes: number;
+  snapshot(lens: LensName, eventId: string): Promise<CommandResult>;
+  emit(e: CameraEvent): void;
+  /** Frame ts → record emitted, for start/update records. */
+  latency(lens: LensName, ms: number): void;
+}
+
+export class CloudRecords {
+  private readonly chains = new Map<LensName, Promise<void>>();
+  /** The recorder's latest `recording.clip` per episode. */
+  private readonly clips = new Map<string, EpisodeClip>();
+  private readonly inlineJpegMax: number;
+
+  constructor(private readonly deps: CloudRecordDeps) {
+    this.inlineJpegMax = deps.maxEventBytes - RECORD_HEADROOM_BYTES;
+  }
+
+  /** The recorder's clip for an episode event (bus `recording.clip`). */
+  onClip(c: EpisodeClip): void {
+    this.clips.set(c.episodeId, c);
+  }
+
+  /**
+   * Queues the record of an episode event behind the lens's earlier ones; resolves once it is on
+   * the bus. Call it after the episode was emitted: the recorder answered during that emit.
+   */
+  publish(e: DetectionEpisode): Promise<void> {
+    // Taken now, not when the chain gets to it: the clip of the moment it happened.
+    const clip = this.clipFor(e);
+    if (e.phase === 'end') this.clips.delete(e.id);
+    const prev = this.chains.get(e.lens) ?? Promise.resolve();
+    const next = prev.then(() => this.build(e, clip)).then(
+      (ev) => {
+        this.deps.emit(ev);
+        if (e.phase !== 'end') this.deps.latency(e.lens, this.deps.clock.now() - e.ts);
+      },
+      (err: unknown) => this.deps.log.error({ err: errorMessage(err), lens: e.lens, type: e.type }, 'detection event not sent'),
+    );
+    this.chains.set(e.lens, next);
+    return next;
+  }
+
+  /** Resolves when every queued record has left. */
+  idle(): Promise<void> {
+    return Promise.all([...this.chains.values()]).then(() => undefined);
+  }
+
+  private clipFor(e: DetectionEpisode): ClipRef {
+    const c = this.clips.get(e.id);
+    if (c && c.phase === e.phase && c.ts === e.ts) return c.clip;
+    // No recorder answered (the storage service is not running): say so rather than guess a window.
+    return { lens: e.lens, from: e.startedAt, to: e.phase === 'end' ? e.ts : null, recorded: false, reason: 'no recorder running' };
+  }
+
+  private async build(e: DetectionEpisode, clip: ClipRef): Promise<CameraEvent> {
+    const id = randomUUID();
+    const data: Record<string, unknown> = {
+      episodeId: e.id,
+      score: round(e.score, 3),
+      box: [round(e.box.x, 4), round(e.box.y, 4), round(e.box.w, 4), round(e.box.h, 4)],
+      objects: e.objects,
+      alert: e.alert,
+      startedAt: e.startedAt,
+      lastSeen: e.lastSeen,
+      clip,
+    };
+    if (e.phase === 'start') Object.assign(data, await this.snapshot(e.lens, id));
+    if (e.phase === 'end') data.reason = e.reason ?? 'gone';
+    return { id, ts: e.ts, kind: 'detection', type: `${e.type}.${e.phase}`, lens: e.lens, data };
+  }
+
+  private async snapshot(lens: LensName, eventId: string): Promise<Record<string, unknown>> {
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = this.deps.clock.setTimeout(() => resolve('timeout'), SNAPSHOT_TIMEOUT_MS)));
+    let r: CommandResult | 'timeout';
+    try {
+      r = await Promise.race([this.deps.snapshot(lens, eventId), timeout]);
+    } catch (err) {
+      r = { ok: false, error: { code: 'failed', message: errorMessage(err) } };
+    } finally {
+      this.deps.clock.clearTimeout(timer);
+    }
+    if (r === 'timeout') return { snapshotError: `no snapshot within ${SNAPSHOT_TIMEOUT_MS} ms` };
+    if (!r.ok) return { snapshotError: r.error.message };
+    const s = r.result as { ts?: number; bytes?: number; path?: string; jpeg?: string };
+    const out: Record<string, unknown> = { ts: s.ts, bytes: s.bytes };
+    if (s.path) out.path = s.path;
+    else if (s.jpeg && s.jpeg.length <= this.inlineJpegMax) out.jpeg = s.jpeg;
+    else if (s.jpeg) {
+      return { snapshot: out, snapshotError: `no card in use to keep the snapshot, and at ${s.jpeg.length} base64 bytes it does not fit in the event (max ${this.inlineJpegMax})` };
+    }
+    return { snapshot: out };
+  }
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
