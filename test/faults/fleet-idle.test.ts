@@ -38,7 +38,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'camd-idle-'));
   const clip = stillClip();
   const base = loadBoard(SIM_BOARD_FILE);
-  const profiles = { hd: { width: SMALL.width, height: SMALL.height, fps: SMALL.fps, bitrateKbps: 300 }, sd: { width: 160, height: 90, fps: SMALL.fps, bitrateKbps: 120 } };
+  const profiles = { hd: { width: SMALL.width, height: SMALL.height, fps: SMALL.fps, bitrateKbps: 300 }, sd: { width: 214, height: 120, fps: SMALL.fps, bitrateKbps: 120 } };
   const lens = { source: { kind: 'file' as const, path: clip, loop: true }, width: SMALL.width, height: SMALL.height, fps: SMALL.fps, codec: 'h264' as const, profiles, defaultProfile: 'hd' };
   writeFileSync(join(dir, 'board.json'), JSON.stringify({ ...base, video: { wide: lens, ptz: lens } }));
   mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
