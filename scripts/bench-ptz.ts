@@ -25,6 +25,7 @@ import { Timeline } from '../drivers/timeline.js';
 import type { Clock, TimerHandle } from '../src/core/clock.js';
 import { MotorController } from '../src/ptz/controller.js';
 import { axisLimits, speedByteFromPercent } from '../src/ptz/limits.js';
+import { mulberry32 } from './bench-util.js';
 
 /** A clock whose time only moves when `run` finds nothing else to do but wait for a timer. */
 class VirtualClock implements Clock {
@@ -121,17 +122,6 @@ function boot(board: Board, clock: VirtualClock, twin?: PelcoDTwin): Rig {
   };
 }
 
-/** Deterministic PRNG (mulberry32) so runs are comparable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const between = (r: () => number, lo: number, hi: number): number => lo + r() * (hi - lo);
 
@@ -141,7 +131,7 @@ export async function benchPtz(opts: { trials?: number; boots?: number } = {}): 
   const board = loadBoard(resolve(import.meta.dirname, '../board/sim.json'));
   const pan = axisLimits(board.ptz.pan);
   const tilt = axisLimits(board.ptz.tilt);
-  const random = rng(20240501);
+  const random = mulberry32(20240501); // deterministic, so runs are comparable
   const clock = new VirtualClock();
 
   // Preset repeatability.

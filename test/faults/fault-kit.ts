@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type DaemonProc } from '../harness/daemon.js';
 import { until } from '../integration/cloud-helpers.js';
+import { mulberry32 } from '../../scripts/bench-util.js';
 
 /**
  * Shared pieces of the fault suite: figures, /proc readings, data dirs, seeded randomness.
@@ -101,14 +102,7 @@ export async function kill9(d: DaemonProc): Promise<void> {
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same kill schedule. */
 export function seeded(seed: number): { next(): number; int(min: number, max: number): number } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return { next, int: (min, max) => min + Math.floor(next() * (max - min + 1)) };
 }
 

@@ -1,9 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DaemonProc } from '../harness/daemon.js';
+import { createVethPair, deleteVethPair, ip, netnsProblem } from '../harness/netns.js';
 import { waitUntil } from '../harness/wait.js';
 import { CloudClient } from '../integration/cloud-helpers.js';
 import { connectedDaemon, figures, kill9, prepareDir } from './fault-kit.js';
@@ -25,26 +26,12 @@ const CAM = `camd-${process.pid}-fcam`;
 const BRK = `camd-${process.pid}-fbrk`;
 const BROKER_IP = `10.214.${N}.1`;
 const CAM_IP = `10.214.${N}.2`;
+const PAIR = { cam: CAM, brk: BRK, camIp: CAM_IP, brokerIp: BROKER_IP, camIf: `fcc${N}`, brkIf: `fcb${N}` };
 const LOSSES = Math.max(1, Number(process.env.CAMD_LINK_LOSSES) || 2);
 const SERIAL = 'CAMSIM0000001';
 const BASE = `camd/${SERIAL}`;
 
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function netnsProblem(): string | null {
-  const probe = `camd-${process.pid}-fprobe`;
-  try {
-    ip('netns', 'add', probe);
-    ip('netns', 'del', probe);
-    return null;
-  } catch (err) {
-    return ((err as { stderr?: string }).stderr ?? String(err)).trim();
-  }
-}
-
-const problem = netnsProblem();
+const problem = netnsProblem('fault');
 if (problem) console.warn(`netns link-loss fault test SKIPPED: 'ip netns add' is not permitted here (${problem})`);
 
 let work: string | undefined;
@@ -59,13 +46,7 @@ afterAll(async () => {
     rmSync(d.dir, { recursive: true, force: true });
   }
   broker?.kill('SIGKILL');
-  for (const ns of [CAM, BRK]) {
-    try {
-      ip('netns', 'del', ns);
-    } catch {
-      // Not created (an earlier step failed).
-    }
-  }
+  deleteVethPair(PAIR);
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -75,16 +56,7 @@ describe.skipIf(problem !== null)('network link loss (network namespaces)', () =
     const sock = join(work, 'mosquitto.sock');
     const user = process.getuid?.() === 0 ? 'user root\n' : '';
     writeFileSync(join(work, 'mosquitto.conf'), `listener 1883 ${BROKER_IP}\nlistener 0 ${sock}\nallow_anonymous true\npersistence true\npersistence_location ${work}/\n${user}`);
-    ip('netns', 'add', CAM);
-    ip('netns', 'add', BRK);
-    ip('link', 'add', `fcc${N}`, 'netns', CAM, 'type', 'veth', 'peer', 'name', `fcb${N}`, 'netns', BRK);
-    ip('-n', CAM, 'link', 'set', `fcc${N}`, 'name', 'eth0');
-    ip('-n', CAM, 'addr', 'add', `${CAM_IP}/30`, 'dev', 'eth0');
-    ip('-n', CAM, 'link', 'set', 'lo', 'up');
-    ip('-n', CAM, 'link', 'set', 'eth0', 'up');
-    ip('-n', BRK, 'addr', 'add', `${BROKER_IP}/30`, 'dev', `fcb${N}`);
-    ip('-n', BRK, 'link', 'set', 'lo', 'up');
-    ip('-n', BRK, 'link', 'set', `fcb${N}`, 'up');
+    createVethPair(PAIR);
     let brokerOut = '';
     broker = spawn('ip', ['netns', 'exec', BRK, 'mosquitto', '-c', join(work, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
     broker.stdout!.on('data', (c: Buffer) => (brokerOut += c.toString()));

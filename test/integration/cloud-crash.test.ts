@@ -1,11 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EventPayloadSchema } from '../../src/cloud/schema.js';
 import { startDaemon, type DaemonProc } from '../harness/daemon.js';
 import { startMosquitto, type Broker } from '../harness/mosquitto.js';
-import { CloudClient, until } from './cloud-helpers.js';
+import { CloudClient, cloudTestDir, until } from './cloud-helpers.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
@@ -25,9 +23,7 @@ const procs: DaemonProc[] = [];
 
 beforeAll(async () => {
   broker = await startMosquitto();
-  dir = mkdtempSync(join(tmpdir(), 'camd-crash-'));
-  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-  writeFileSync(join(dir, 'data', 'config.json'), JSON.stringify({ cloud: { url: broker.url, allowPlaintext: true } }));
+  dir = cloudTestDir(broker.url, 'camd-crash-');
 });
 afterAll(async () => {
   for (const p of procs) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');

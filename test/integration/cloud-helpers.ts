@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Clock, TimerHandle } from '../../src/core/clock.js';
 import { patience, waitUntil } from '../harness/wait.js';
@@ -142,4 +145,15 @@ export class CloudClient {
   async close(): Promise<void> {
     await this.client.endAsync(true);
   }
+}
+
+/**
+ * A fresh daemon directory (`<tmp>/<prefix>XXXXXX/data/config.json`) whose config points the
+ * cloud link at the test broker in plaintext, merged with `config` at the top level.
+ */
+export function cloudTestDir(brokerUrl: string, prefix: string, config: Record<string, unknown> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'data', 'config.json'), JSON.stringify({ cloud: { url: brokerUrl, allowPlaintext: true }, ...config }));
+  return dir;
 }

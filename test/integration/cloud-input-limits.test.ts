@@ -1,7 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { z } from 'zod';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cloudService } from '../../src/cloud/service.js';
@@ -10,7 +8,7 @@ import { controlServer } from '../../src/control/server.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { startMosquitto, type Broker } from '../harness/mosquitto.js';
-import { CloudClient, until } from './cloud-helpers.js';
+import { CloudClient, cloudTestDir, until } from './cloud-helpers.js';
 
 /**
  * Deeply nested JSON and a byte order mark, through a real broker into the daemon's real command
@@ -45,9 +43,7 @@ afterEach(async () => {
 });
 
 async function boot(): Promise<BootedSim> {
-  dir = mkdtempSync(join(tmpdir(), 'camd-limits-'));
-  mkdirSync(join(dir, 'data'), { recursive: true });
-  writeFileSync(join(dir, 'data', 'config.json'), JSON.stringify({ cloud: { url: broker.url, allowPlaintext: true } }));
+  dir = cloudTestDir(broker.url, 'camd-limits-');
   sim = await bootSim({ dir, services: [controlServer, coreCommands, cloudService] });
   await until(() => sim!.sup.state.get().cloud?.connected, 'connected', 20_000);
   cloud = await CloudClient.connect(broker.url);

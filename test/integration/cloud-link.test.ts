@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -10,7 +9,7 @@ import { coreCommands } from '../../src/supervisor/core-commands.js';
 import type { Service } from '../../src/supervisor/service.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { startMosquitto, type Broker } from '../harness/mosquitto.js';
-import { CloudClient, ManualClock, tick, until } from './cloud-helpers.js';
+import { CloudClient, cloudTestDir, ManualClock, tick, until } from './cloud-helpers.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
@@ -39,9 +38,7 @@ afterEach(async () => {
 });
 
 async function boot(config: Record<string, unknown> = {}, clock = new ManualClock()): Promise<{ sim: BootedSim; clock: ManualClock }> {
-  dir = mkdtempSync(join(tmpdir(), 'camd-cloud-'));
-  mkdirSync(join(dir, 'data'), { recursive: true });
-  writeFileSync(join(dir, 'data', 'config.json'), JSON.stringify({ cloud: { url: broker.url, allowPlaintext: true }, ...config }));
+  dir = cloudTestDir(broker.url, 'camd-cloud-', config);
   sim = await bootSim({ dir, clock, services: [coreCommands, cloudService] });
   return { sim, clock };
 }

@@ -185,11 +185,15 @@ function samples(file: string): { rate: number; data: Int16Array } {
   throw new Error('no data chunk');
 }
 
-/** Length and frequency (zero crossings) of what the sim speaker played. */
-export function analyseWav(file: string): { seconds: number; hz: number } {
+/** Length, frequency (zero crossings) and peak amplitude of a WAV file (what the sim speaker played). */
+export function analyseWav(file: string): { seconds: number; hz: number; peak: number } {
   const { rate, data } = samples(file);
   let crossings = 0;
-  for (let i = 1; i < data.length; i++) if (data[i - 1]! < 0 && data[i]! >= 0) crossings++;
+  let peak = 0;
+  for (let i = 1; i < data.length; i++) {
+    if (data[i - 1]! < 0 && data[i]! >= 0) crossings++;
+    peak = Math.max(peak, Math.abs(data[i]!));
+  }
   const seconds = data.length / rate;
-  return { seconds, hz: seconds > 0 ? crossings / seconds : 0 };
+  return { seconds, hz: seconds > 0 ? crossings / seconds : 0, peak };
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitFor } from '../harness/daemon.js';
@@ -9,6 +9,7 @@ import { captureServices } from '../../src/services.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { smallBoard, testDir, toneWav, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+import { analyseWav } from './live-fixtures.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
 vi.setConfig(PROCESS_TIMEOUTS);
@@ -31,36 +32,6 @@ async function boot() {
   return { b, dir, events, local, cloud, speaker: join(dir, 'speaker.wav') };
 }
 
-/** 16-bit PCM mono samples of a WAV file (finds the data chunk). */
-function samples(file: string): { rate: number; data: Int16Array } {
-  const buf = readFileSync(file);
-  const rate = buf.readUInt32LE(24);
-  let off = 12;
-  while (off + 8 <= buf.length) {
-    const id = buf.toString('ascii', off, off + 4);
-    const size = buf.readUInt32LE(off + 4);
-    if (id === 'data') {
-      const end = Math.min(buf.length, off + 8 + size);
-      const copy = buf.subarray(off + 8, end - ((end - off - 8) % 2));
-      return { rate, data: new Int16Array(copy.buffer.slice(copy.byteOffset, copy.byteOffset + copy.length)) };
-    }
-    off += 8 + size;
-  }
-  throw new Error('no data chunk');
-}
-
-function analyse(file: string): { seconds: number; hz: number; peak: number } {
-  const { rate, data } = samples(file);
-  let crossings = 0;
-  let peak = 0;
-  for (let i = 1; i < data.length; i++) {
-    if (data[i - 1]! < 0 && data[i]! >= 0) crossings++;
-    peak = Math.max(peak, Math.abs(data[i]!));
-  }
-  const seconds = data.length / rate;
-  return { seconds, hz: crossings / seconds, peak };
-}
-
 describe('talk: the app\'s audio on the speaker', () => {
   it('plays a URL\'s audio on the speaker (sim: a WAV the test reads back) at the owner\'s volume', async () => {
     const { b, dir, events, local, cloud, speaker } = await boot();
@@ -75,8 +46,8 @@ describe('talk: the app\'s audio on the speaker', () => {
     expect(b.sup.state.get().live?.talk).toMatchObject({ suspended: false });
     await waitFor(() => b.sup.state.get().live?.talk === null, 15_000);
     expect(events.find((e) => e.type === 'talk.ended')).toMatchObject({ data: { reason: 'ended' } });
-    const out = analyse(speaker);
-    const src = analyse(tone);
+    const out = analyseWav(speaker);
+    const src = analyseWav(tone);
     expect(out.seconds).toBeGreaterThan(1.3);
     expect(out.seconds).toBeLessThan(1.7);
     expect(Math.abs(out.hz - 440)).toBeLessThan(10);

@@ -1,10 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { REPO } from '../harness/boot.js';
+import { createVethPair, deleteVethPair, ip, netnsProblem } from '../harness/netns.js';
 import type { NetworkSummary } from '../../src/state/store.js';
 import { PROCESS_TIMEOUTS, patience } from '../harness/wait.js';
 
@@ -25,23 +26,9 @@ const CAM = `camd-${process.pid}-cam`;
 const BRK = `camd-${process.pid}-brk`;
 const BROKER_IP = `10.213.${N}.1`;
 const CAM_IP = `10.213.${N}.2`;
+const PAIR = { cam: CAM, brk: BRK, camIp: CAM_IP, brokerIp: BROKER_IP, camIf: `cmc${N}`, brkIf: `cmb${N}` };
 
-function ip(...args: string[]): string {
-  return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function netnsProblem(): string | null {
-  const probe = `camd-${process.pid}-probe`;
-  try {
-    ip('netns', 'add', probe);
-    ip('netns', 'del', probe);
-    return null;
-  } catch (err) {
-    return ((err as { stderr?: string }).stderr ?? String(err)).trim();
-  }
-}
-
-const problem = netnsProblem();
+const problem = netnsProblem('network');
 if (problem) console.warn(`network-netns tests SKIPPED: 'ip netns add' is not permitted here (${problem}); they need root or CAP_NET_ADMIN + CAP_SYS_ADMIN`);
 
 let work: string;
@@ -73,17 +60,8 @@ describe.skipIf(problem !== null)('connectivity check and fallback in network na
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'camd-netns-'));
     writeFileSync(join(work, 'mosquitto.conf'), `listener 1883 ${BROKER_IP}\nallow_anonymous true\npersistence false\n`);
-    ip('netns', 'add', CAM);
-    ip('netns', 'add', BRK);
-    ip('link', 'add', `cmc${N}`, 'netns', CAM, 'type', 'veth', 'peer', 'name', `cmb${N}`, 'netns', BRK);
-    ip('-n', CAM, 'link', 'set', `cmc${N}`, 'name', 'eth0');
-    ip('-n', CAM, 'addr', 'add', `${CAM_IP}/30`, 'dev', 'eth0');
-    ip('-n', CAM, 'link', 'set', 'lo', 'up');
-    ip('-n', CAM, 'link', 'set', 'eth0', 'up');
+    createVethPair(PAIR);
     ip('-n', CAM, 'route', 'add', 'default', 'via', BROKER_IP, 'dev', 'eth0', 'metric', '100');
-    ip('-n', BRK, 'addr', 'add', `${BROKER_IP}/30`, 'dev', `cmb${N}`);
-    ip('-n', BRK, 'link', 'set', 'lo', 'up');
-    ip('-n', BRK, 'link', 'set', `cmb${N}`, 'up');
     broker = startBroker();
 
     runner = spawn('ip', ['netns', 'exec', CAM, process.execPath, '--import', 'tsx', join(REPO, 'test/integration/network-netns-runner.ts')], {
@@ -100,13 +78,7 @@ describe.skipIf(problem !== null)('connectivity check and fallback in network na
     runner?.stdin?.end();
     runner?.kill('SIGKILL');
     broker?.kill('SIGKILL');
-    for (const ns of [CAM, BRK]) {
-      try {
-        ip('netns', 'del', ns);
-      } catch {
-        // Not created (an earlier step failed).
-      }
-    }
+    deleteVethPair(PAIR);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

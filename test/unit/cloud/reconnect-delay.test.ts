@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { reconnectDelay, RECONNECT } from '../../../src/cloud/reconnect-delay.js';
+import { mulberry32 } from '../../../scripts/bench-util.js';
 
-/** A seeded PRNG (mulberry32): the spread is checked on a fixed, reproducible sample. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('reconnect delay', () => {
   it('after a lost session: uniform over 0 … 30 s, whatever the attempt count', () => {
@@ -26,7 +16,7 @@ describe('reconnect delay', () => {
   });
 
   it('spreads a fleet dropped at one instant over the whole window: no second gets twice its share', () => {
-    const random = seeded(42);
+    const random = mulberry32(42); // the spread is checked on a fixed, reproducible sample
     const n = 1000;
     const perSecond = new Array<number>(30).fill(0);
     for (let i = 0; i < n; i++) perSecond[Math.min(29, Math.floor(reconnectDelay(0, 'lost', RECONNECT, random) / 1000))]!++;

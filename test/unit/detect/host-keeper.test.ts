@@ -44,6 +44,17 @@ function keeper(open: () => Promise<KeptHost>, opts: { maxRestarts?: number; win
   return { k, changes };
 }
 
+/** A keeper whose every open() makes a new FakeHost, all of them kept in `hosts` in order. */
+function fakeHostKeeper(opts: { maxRestarts?: number; windowMs?: number } = {}) {
+  const hosts: FakeHost[] = [];
+  const kept = keeper(async () => {
+    const h = new FakeHost();
+    hosts.push(h);
+    return h;
+  }, opts);
+  return { ...kept, hosts };
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
 });
@@ -53,12 +64,7 @@ afterEach(() => {
 
 describe('HostKeeper', () => {
   it('re-creates a host whose worker died, after a growing backoff', async () => {
-    const hosts: FakeHost[] = [];
-    const { k, changes } = keeper(async () => {
-      const h = new FakeHost();
-      hosts.push(h);
-      return h;
-    });
+    const { k, changes, hosts } = fakeHostKeeper();
     k.start();
     await vi.advanceTimersByTimeAsync(0);
     expect(k.status).toBe('ready');
@@ -88,15 +94,7 @@ describe('HostKeeper', () => {
   });
 
   it('gives up after too many failures in the window: failed, cause worker', async () => {
-    const hosts: FakeHost[] = [];
-    const { k } = keeper(
-      async () => {
-        const h = new FakeHost();
-        hosts.push(h);
-        return h;
-      },
-      { maxRestarts: 2, windowMs: 60_000 },
-    );
+    const { k, hosts } = fakeHostKeeper({ maxRestarts: 2, windowMs: 60_000 });
     k.start();
     await vi.advanceTimersByTimeAsync(0);
     for (let i = 0; i < 2; i++) {
@@ -114,12 +112,7 @@ describe('HostKeeper', () => {
   });
 
   it('failures spread out beyond the window do not add up', async () => {
-    const hosts: FakeHost[] = [];
-    const { k } = keeper(async () => {
-      const h = new FakeHost();
-      hosts.push(h);
-      return h;
-    }, { maxRestarts: 1, windowMs: 60_000 });
+    const { k, hosts } = fakeHostKeeper({ maxRestarts: 1, windowMs: 60_000 });
     k.start();
     await vi.advanceTimersByTimeAsync(0);
     for (let i = 0; i < 4; i++) {
@@ -163,12 +156,7 @@ describe('HostKeeper', () => {
   });
 
   it('stop() during a backoff: nothing is opened afterwards', async () => {
-    const hosts: FakeHost[] = [];
-    const { k } = keeper(async () => {
-      const h = new FakeHost();
-      hosts.push(h);
-      return h;
-    });
+    const { k, hosts } = fakeHostKeeper();
     k.start();
     await vi.advanceTimersByTimeAsync(0);
     hosts[0]!.die();
@@ -180,12 +168,7 @@ describe('HostKeeper', () => {
   });
 
   it('stop() resolves only after the current host and a dead one still closing have both ended', async () => {
-    const hosts: FakeHost[] = [];
-    const { k } = keeper(async () => {
-      const h = new FakeHost();
-      hosts.push(h);
-      return h;
-    });
+    const { k, hosts } = fakeHostKeeper();
     k.start();
     await vi.advanceTimersByTimeAsync(0);
     let endDead!: () => void;
