@@ -104,3 +104,55 @@ declare module '../state/bus.js' {
     'storage.check': { reason: string };
   }
 }
+
+/** A raw picture handed to capture to keep as an event's snapshot (packed RGB24, rows without padding). */
+export interface RawPicture {
+  width: number;
+  height: number;
+  data: Uint8Array;
+  /** Epoch ms the picture shows. */
+  ts: number;
+}
+
+/** What an event's snapshot should show: the frame that produced the event and where the object is. */
+export interface EventStillRequest {
+  lens: LensName;
+  /** Names the files on the card (EVENT_ID_RE). */
+  eventId: string;
+  /** The event's frame time: the full-size still is used only when it was taken this close to it. */
+  ts: number;
+  /** The frame the detector looked at: encoded when no full-size still near `ts` exists. */
+  picture?: RawPicture;
+  /** Normalised box of the object: an annotated copy with it drawn is kept beside the snapshot (card only). */
+  box?: { x: number; y: number; w: number; h: number };
+}
+
+/** The snapshot kept for an event. */
+export interface EventStill {
+  ts: number;
+  bytes: number;
+  width?: number;
+  height?: number;
+  /** `still`: the lens's full-size JPEG; `frame`: the detector's frame, encoded for the event. */
+  source: 'still' | 'frame';
+  /** On the card, relative to its mount point. */
+  path?: string;
+  /** Base64 JPEG, without a card. */
+  jpeg?: string;
+  /** The copy with the box drawn on it (card only). */
+  annotated?: { path: string; bytes: number };
+}
+
+/**
+ * `ctx.ports.stills` (set while capture runs): an event's picture from the frame that produced it,
+ * so the first alert of an episode carries one even right after capture (re)started.
+ */
+export interface StillsPort {
+  forEvent(req: EventStillRequest): Promise<EventStill>;
+}
+
+declare module '../supervisor/service.js' {
+  interface Ports {
+    stills?: StillsPort;
+  }
+}

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
-import type { CommandResult } from '../commands/registry.js';
+import type { EventStill, EventStillRequest } from '../capture/types.js';
 import type { ClipRef, DetectionEpisode, EpisodeClip } from '../domain/episode.js';
 import type { LensName } from '../domain/types.js';
 import type { CameraEvent } from '../state/bus.js';
+import type { Picture } from './types.js';
 
 /**
  * `detection.episode` → the cloud's record of it: `camera.event` (kind `detection`, type
@@ -21,8 +22,12 @@ import type { CameraEvent } from '../state/bus.js';
  *   clip:    { lens, from, to, recorded, reason? } — the recording of this episode as the
  *            recorder keeps it (its `recording.clip` answer to the episode event): fetch it with
  *            `recordings.list {lens, from, to}` (`to` is null until the `end`).
- *   snapshot (start only): { ts, bytes, path? (on the card), jpeg? (base64, only without a card
- *            and only when it fits in the event) } — or snapshotError: why there is none.
+ *   snapshot (start only): { ts, bytes, source, width?, height?, path? (on the card), jpeg? (base64,
+ *            only without a card and only when it fits in the event), annotated? { path, bytes }
+ *            (the box drawn on a copy, card only) } — or snapshotError: why there is none.
+ *            `source`: `still` = the lens's full-size JPEG taken within 1.5 s of the frame,
+ *            `frame` = the very frame the detector confirmed on, encoded (so a start right after
+ *            capture restarted still has its picture).
  *   reason (end only): gone | sleep | shutdown
  * }
  * The `start` waits for its snapshot (bounded by SNAPSHOT_TIMEOUT_MS); every record of a lens
@@ -40,7 +45,8 @@ export interface CloudRecordDeps {
    * not depend on the cloud: an inline JPEG larger than this less the headroom is left out.
    */
   maxEventBytes: number;
-  snapshot(lens: LensName, eventId: string): Promise<CommandResult>;
+  /** The event's picture (capture's ctx.ports.stills); rejects with the reason there is none. */
+  snapshot(req: EventStillRequest): Promise<EventStill>;
   emit(e: CameraEvent): void;
   /** Frame ts → record emitted, for start/update records. */
   latency(lens: LensName, ms: number): void;
@@ -65,12 +71,12 @@ export class CloudRecords {
    * Queues the record of an episode event behind the lens's earlier ones; resolves once it is on
    * the bus. Call it after the episode was emitted: the recorder answered during that emit.
    */
-  publish(e: DetectionEpisode): Promise<void> {
+  publish(e: DetectionEpisode, picture?: Picture): Promise<void> {
     // Taken now, not when the chain gets to it: the clip of the moment it happened.
     const clip = this.clipFor(e);
     if (e.phase === 'end') this.clips.delete(e.id);
     const prev = this.chains.get(e.lens) ?? Promise.resolve();
-    const next = prev.then(() => this.build(e, clip)).then(
+    const next = prev.then(() => this.build(e, clip, picture)).then(
       (ev) => {
         this.deps.emit(ev);
         if (e.phase !== 'end') this.deps.latency(e.lens, this.deps.clock.now() - e.ts);
@@ -93,7 +99,7 @@ export class CloudRecords {
     return { lens: e.lens, from: e.startedAt, to: e.phase === 'end' ? e.ts : null, recorded: false, reason: 'no recorder running' };
   }
 
-  private async build(e: DetectionEpisode, clip: ClipRef): Promise<CameraEvent> {
+  private async build(e: DetectionEpisode, clip: ClipRef, picture: Picture | undefined): Promise<CameraEvent> {
     const id = randomUUID();
     const data: Record<string, unknown> = {
       episodeId: e.id,
@@ -105,31 +111,31 @@ export class CloudRecords {
       lastSeen: e.lastSeen,
       clip,
     };
-    if (e.phase === 'start') Object.assign(data, await this.snapshot(e.lens, id));
+    if (e.phase === 'start') Object.assign(data, await this.snapshot({ lens: e.lens, eventId: id, ts: e.ts, box: e.box, ...(picture ? { picture } : {}) }));
     if (e.phase === 'end') data.reason = e.reason ?? 'gone';
     return { id, ts: e.ts, kind: 'detection', type: `${e.type}.${e.phase}`, lens: e.lens, data };
   }
 
-  private async snapshot(lens: LensName, eventId: string): Promise<Record<string, unknown>> {
+  private async snapshot(req: EventStillRequest): Promise<Record<string, unknown>> {
     let timer: TimerHandle | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = this.deps.clock.setTimeout(() => resolve('timeout'), SNAPSHOT_TIMEOUT_MS)));
-    let r: CommandResult | 'timeout';
+    let r: EventStill | 'timeout';
     try {
-      r = await Promise.race([this.deps.snapshot(lens, eventId), timeout]);
+      r = await Promise.race([this.deps.snapshot(req), timeout]);
     } catch (err) {
-      r = { ok: false, error: { code: 'failed', message: errorMessage(err) } };
+      return { snapshotError: errorMessage(err) };
     } finally {
       this.deps.clock.clearTimeout(timer);
     }
     if (r === 'timeout') return { snapshotError: `no snapshot within ${SNAPSHOT_TIMEOUT_MS} ms` };
-    if (!r.ok) return { snapshotError: r.error.message };
-    const s = r.result as { ts?: number; bytes?: number; path?: string; jpeg?: string };
-    const out: Record<string, unknown> = { ts: s.ts, bytes: s.bytes };
-    if (s.path) out.path = s.path;
-    else if (s.jpeg && s.jpeg.length <= this.inlineJpegMax) out.jpeg = s.jpeg;
-    else if (s.jpeg) {
-      return { snapshot: out, snapshotError: `no card in use to keep the snapshot, and at ${s.jpeg.length} base64 bytes it does not fit in the event (max ${this.inlineJpegMax})` };
+    const out: Record<string, unknown> = { ts: r.ts, bytes: r.bytes, source: r.source };
+    if (r.width !== undefined) Object.assign(out, { width: r.width, height: r.height });
+    if (r.path) out.path = r.path;
+    else if (r.jpeg && r.jpeg.length <= this.inlineJpegMax) out.jpeg = r.jpeg;
+    else if (r.jpeg) {
+      return { snapshot: out, snapshotError: `no card in use to keep the snapshot, and at ${r.jpeg.length} base64 bytes it does not fit in the event (max ${this.inlineJpegMax})` };
     }
+    if (r.annotated) out.annotated = r.annotated;
     return { snapshot: out };
   }
 }

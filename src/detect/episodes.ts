@@ -1,12 +1,13 @@
 import type { DetectionEpisode, EndReason } from '../domain/episode.js';
 import type { LensName } from '../domain/types.js';
 import type { EpisodeEvent } from './tracker.js';
+import type { Picture } from './types.js';
 
 export interface EpisodeOutputDeps {
   /** `detection.episode` on the bus, for those who act on it (alarm, recorder, PTZ follow). */
   emit(e: DetectionEpisode): void;
   /** Queues the cloud record (cloud-record.ts); resolves once it has left. */
-  record(e: DetectionEpisode): Promise<void>;
+  record(e: DetectionEpisode, picture?: Picture): Promise<void>;
 }
 
 /**
@@ -23,11 +24,11 @@ export class EpisodeOutput {
 
   constructor(private readonly deps: EpisodeOutputDeps) {}
 
-  /** Emits at once; the promise is the cloud record's (resolves once it has left). */
-  publish(lens: LensName, e: EpisodeEvent, endReason: EndReason): Promise<void> {
+  /** Emits at once; the promise is the cloud record's (resolves once it has left). `picture`: the start's confirming frame. */
+  publish(lens: LensName, e: EpisodeEvent, endReason: EndReason, picture?: Picture): Promise<void> {
     const episode = this.toEpisode(lens, e, endReason);
     this.deps.emit(episode);
-    return this.deps.record(episode);
+    return this.deps.record(episode, picture);
   }
 
   private toEpisode(lens: LensName, e: EpisodeEvent, endReason: EndReason): DetectionEpisode {

@@ -6,7 +6,7 @@ import { LensPipeline } from './pipeline.js';
 import type { PipelineSettings } from './settings.js';
 import type { LensDetectionState } from './state.js';
 import type { EpisodeEvent } from './tracker.js';
-import type { DetectionType } from './types.js';
+import type { DetectionType, Picture } from './types.js';
 
 /** Why an episode ended: the objects left, or the daemon stopped looking. */
 export type EndReason = 'gone' | 'sleep' | 'shutdown';
@@ -16,7 +16,8 @@ export interface LaneOptions {
   settings: PipelineSettings;
   detector: ObjectDetector | null;
   clock: Clock;
-  onEpisode(e: EpisodeEvent, endReason: EndReason): void;
+  /** `picture`: an object start's confirming frame, the caller's to keep. */
+  onEpisode(e: EpisodeEvent, endReason: EndReason, picture?: Picture): void;
   onError(err: Error): void;
 }
 
@@ -53,7 +54,8 @@ export class LensLane {
       settings: opts.settings,
       detector: opts.detector,
       clock: opts.clock,
-      onEvent: (e) => this.onEvent(e),
+      onEvent: (e, picture) => this.onEvent(e, picture),
+      keepPictures: true,
       onError: (err) => opts.onError(err),
     });
   }
@@ -125,11 +127,11 @@ export class LensLane {
     };
   }
 
-  private onEvent(e: EpisodeEvent): void {
+  private onEvent(e: EpisodeEvent, picture: Picture | undefined): void {
     if (e.phase === 'start') this.open.add(e.type);
     else if (e.phase === 'end') this.open.delete(e.type);
     this.events++;
     this.lastEventAt = e.ts;
-    this.opts.onEpisode(e, e.phase === 'end' ? this.endReason : 'gone');
+    this.opts.onEpisode(e, e.phase === 'end' ? this.endReason : 'gone', picture);
   }
 }

@@ -6,8 +6,8 @@ import type { DetectResult, ObjectDetector } from './detector-host.js';
 import { cocoToClass } from './fastestdet.js';
 import { changeThresholds, objectThresholds } from './sensitivity.js';
 import type { PipelineSettings } from './settings.js';
-import { EpisodeTracker, type EpisodeEvent } from './tracker.js';
-import { OBJECT_CLASSES, unionBox, type Box, type CropPlan, type LensFrame, type ObjectDetection } from './types.js';
+import { EpisodeTracker, type Confirmation, type EpisodeEvent, type TrackedDetection, type TrackView } from './tracker.js';
+import { OBJECT_CLASSES, unionBox, type Box, type CropPlan, type DetectionType, type LensFrame, type Picture, type RgbFrame } from './types.js';
 import { centreInAreas, inAreas } from './zones.js';
 
 /**
@@ -25,7 +25,13 @@ export interface LensPipelineOptions {
   settings: PipelineSettings;
   /** null when the model is missing or broken: image change keeps working. */
   detector: ObjectDetector | null;
-  onEvent: (e: EpisodeEvent) => void;
+  /**
+   * Every episode event. With `keepPictures`, an object episode's `start` comes with the RGB frame
+   * the confirming inference looked at: the caller owns that buffer from then on.
+   */
+  onEvent: (e: EpisodeEvent, picture?: Picture) => void;
+  /** Keep a copy of each inferred frame until its result is in, for the start's picture (the tap reuses its buffers). */
+  keepPictures?: boolean;
   clock?: Clock;
   feed?: FeedMode;
   crops?: Partial<CropOptions>;
@@ -80,6 +86,8 @@ export class LensPipeline {
   /** Bumped by stop(): results of inferences started before it are dropped. */
   private generation = 0;
   private lastInferTs = -Infinity;
+  /** Spare picture buffers (keepPictures): one is taken per inference, back when its result is in unless a start took it. */
+  private readonly spare: Buffer[] = [];
   private readonly counters: PipelineStats = {
     frames: 0, changeFrames: 0, staticFrames: 0, inferenceRequests: 0, inferenceCrops: 0,
     keepaliveRequests: 0, droppedRate: 0, droppedBusy: 0, failed: 0, events: 0,
@@ -143,13 +151,14 @@ export class LensPipeline {
     const change = this.change.process(frame.gray, ts);
     if (change.regions.length > 0) this.counters.changeFrames++;
     this.observeChange(ts, change);
+    this.tracker.observeMotion(ts, change.regions.map((r) => r.box));
 
     const decided = (decision: FrameDecision): Promise<FrameOutcome> => Promise.resolve({ change, decision });
     const s = this.settings;
     if (!s.human.enabled && !s.vehicle.enabled) return decided('disabled');
     const detector = this.detector;
     if (!detector) return decided('no-detector');
-    const tracked = this.tracker.activeBoxes();
+    const tracked = this.tracker.activeBoxes(ts);
     const motion = change.regions.map((r) => r.box);
     const keepalive = motion.length === 0 && tracked.length > 0 && ts - this.lastInferTs >= this.keepaliveMs();
     if (motion.length === 0 && !keepalive) {
@@ -174,14 +183,22 @@ export class LensPipeline {
     this.nextAllowedTs = ts + (crops.length * 1000) / s.maxRatePerLens;
     const looked = crops.map((c) => cropToBox(c, width, height));
     const generation = this.generation;
+    const picture = this.holdPicture(frame.rgb, ts);
     return pending.then(
       (result) => {
-        if (generation !== this.generation) return { change, decision: 'inferred' as const };
+        if (generation !== this.generation) {
+          this.release(picture);
+          return { change, decision: 'inferred' as const };
+        }
         this.opts.onInference?.({ ts, crops, result, latencyMs: this.clock.now() - received, keepalive });
-        this.emit(this.tracker.observeObjects(ts, this.accept(result), looked));
+        const events = this.tracker.observeObjects(ts, this.accept(result), looked);
+        const handed = picture && events.some((e) => e.phase === 'start') ? picture : undefined;
+        if (!handed) this.release(picture);
+        this.emit(events, handed);
         return { change, decision: 'inferred' as const };
       },
       (err: unknown) => {
+        this.release(picture);
         this.counters.failed++;
         this.opts.onError?.(err instanceof Error ? err : new Error(String(err)));
         return { change, decision: 'failed' as const };
@@ -189,16 +206,25 @@ export class LensPipeline {
     );
   }
 
-  /** Detections the owner asked for: enabled class, above its threshold, inside its areas. */
-  private accept(result: DetectResult): ObjectDetection[] {
-    const out: ObjectDetection[] = [];
+  /** Confirmed objects and their episodes, as last seen (PTZ follow steers by them). */
+  tracks(): TrackView[] {
+    return this.tracker.confirmedTracks();
+  }
+
+  /**
+   * Detections the owner asked for: enabled class, at least its keep score (strong at its
+   * threshold), inside its areas.
+   */
+  private accept(result: DetectResult): TrackedDetection[] {
+    const out: TrackedDetection[] = [];
     for (const d of result.detections) {
       const cls = cocoToClass(d.coco);
       if (!cls) continue;
       const alg = this.settings[cls];
-      if (!alg.enabled || d.score < objectThresholds(cls, alg.sensitivity).score) continue;
+      const t = objectThresholds(cls, alg.sensitivity);
+      if (!alg.enabled || d.score < t.keepScore) continue;
       if (!inAreas(d.box, alg.areas)) continue;
-      out.push({ cls, score: d.score, box: d.box });
+      out.push({ cls, score: d.score, box: d.box, strong: d.score >= t.score });
     }
     return out;
   }
@@ -230,24 +256,46 @@ export class LensPipeline {
     return Math.max(1000, 1000 / this.settings.maxRatePerLens);
   }
 
-  private trackerTimes(): { confirmHits: Record<'human' | 'vehicle' | 'change', number>; lostAfterMs: number; cooldownMs: number; updateEveryMs: number } {
+  private trackerTimes(): { confirm: Record<DetectionType, Confirmation>; lostAfterMs: number; holdMaxMs: number; cooldownMs: number; updateEveryMs: number } {
     const s = this.settings;
-    const hits = Object.fromEntries(OBJECT_CLASSES.map((c) => [c, objectThresholds(c, s[c].sensitivity).confirmHits])) as Record<'human' | 'vehicle', number>;
+    const objects = Object.fromEntries(OBJECT_CLASSES.map((c) => [c, objectThresholds(c, s[c].sensitivity).confirm])) as Record<'human' | 'vehicle', Confirmation>;
+    const lostAfterMs = Math.max(3000, 3 * this.keepaliveMs());
     return {
-      confirmHits: { ...hits, change: changeThresholds(s.change.sensitivity).confirmFrames },
+      confirm: { ...objects, change: changeThresholds(s.change.sensitivity).confirm },
       // Long enough to bridge a few missed looks, short enough that two visitors 4 s apart are two episodes.
-      lostAfterMs: Math.max(3000, 3 * this.keepaliveMs()),
+      lostAfterMs,
+      // Image change around a confirmed object holds its episode this long past its last strong hit.
+      holdMaxMs: 3 * lostAfterMs,
       cooldownMs: s.cooldownSeconds * 1000,
       updateEveryMs: 5000,
     };
   }
 
-  private emit(events: EpisodeEvent[]): void {
+  /**
+   * A copy of the frame being inferred, when its result could start an episode (some enabled
+   * object type has none open). One copy per inference (640x360: 0.7 MB, ~0.05 ms), into a
+   * reused buffer.
+   */
+  private holdPicture(rgb: RgbFrame, ts: number): Picture | undefined {
+    if (!this.opts.keepPictures) return undefined;
+    if (OBJECT_CLASSES.every((c) => !this.settings[c].enabled || this.tracker.isOpen(c))) return undefined;
+    const n = rgb.data.length;
+    let buf = this.spare.pop();
+    if (!buf || buf.length !== n) buf = Buffer.allocUnsafe(n);
+    buf.set(rgb.data.subarray(0, n));
+    return { width: rgb.width, height: rgb.height, data: buf, ts };
+  }
+
+  private release(p: Picture | undefined): void {
+    if (p && this.spare.length < 2) this.spare.push(p.data as Buffer);
+  }
+
+  private emit(events: EpisodeEvent[], picture?: Picture): void {
     for (const e of events) {
       this.counters.events++;
       // A throwing consumer must not break frame processing (or lose the other events).
       try {
-        this.opts.onEvent(e);
+        this.opts.onEvent(e, e.phase === 'start' && e.type !== 'change' ? picture : undefined);
       } catch (err) {
         this.opts.onError?.(err instanceof Error ? err : new Error(String(err)));
       }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { LENSES, type LensName } from '../domain/types.js';
 import type { TapFrame } from '../capture/types.js';
 import type { TimerHandle } from '../core/clock.js';
-import { errorMessage } from '../core/errors.js';
+import { CamdError, errorMessage } from '../core/errors.js';
 import type { EndReason } from '../domain/episode.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { registerDetectionCommands } from './commands.js';
@@ -15,7 +15,7 @@ import { loadVerifiedModel, MODEL_SHA256 } from './model.js';
 import { settingsForLens } from './settings.js';
 import type { DetectionState, LensDetectionState } from './state.js';
 import type { EpisodeEvent } from './tracker.js';
-import type { DetectionType } from './types.js';
+import type { DetectionType, Picture } from './types.js';
 import '../domain/lights.js'; // the `lights.changing` event this service listens to
 import '../capture/types.js';
 import './state.js';
@@ -72,12 +72,12 @@ export class DetectionService implements Service {
       clock: ctx.clock,
       log: this.log,
       maxEventBytes: this.opts.maxEventBytes,
-      snapshot: (lens, eventId) => ctx.commands.execute('snapshot', { lens, eventId }, { source: 'local' }),
+      snapshot: (req) => (ctx.ports.stills ? ctx.ports.stills.forEvent(req) : Promise.reject(new CamdError('unavailable', 'capture is not running', 'lens'))),
       emit: (e) => ctx.bus.emit('camera.event', e),
       latency: (lens, ms) => this.lanes.get(lens)?.recordLatency(ms),
     });
     ctx.bus.on(this, 'recording.clip', (c) => this.records.onClip(c));
-    this.output = new EpisodeOutput({ emit: (e) => ctx.bus.emit('detection.episode', e), record: (e) => this.records.publish(e) });
+    this.output = new EpisodeOutput({ emit: (e) => ctx.bus.emit('detection.episode', e), record: (e, picture) => this.records.publish(e, picture) });
     this.keeper = new HostKeeper({
       clock: ctx.clock,
       log: this.log,
@@ -184,7 +184,7 @@ export class DetectionService implements Service {
           settings: settingsForLens(cfg.detection, lens),
           detector: null,
           clock: this.ctx.clock,
-          onEpisode: (e, reason) => this.onEpisode(lens, e, reason),
+          onEpisode: (e, reason, picture) => this.onEpisode(lens, e, reason, picture),
           onError: (err) => this.onPipelineError(lens, err),
         }),
       );
@@ -193,8 +193,8 @@ export class DetectionService implements Service {
   }
 
   /** At once on the bus for those who act on it; then the cloud record, which may wait for its snapshot (episodes.ts). */
-  private onEpisode(lens: LensName, e: EpisodeEvent, reason: EndReason): void {
-    void this.output.publish(lens, e, reason);
+  private onEpisode(lens: LensName, e: EpisodeEvent, reason: EndReason, picture: Picture | undefined): void {
+    void this.output.publish(lens, e, reason, picture);
     if (e.phase !== 'update') this.publish();
   }
 

@@ -35,6 +35,11 @@ export interface LensFrame {
   rgb: RgbFrame;
 }
 
+/** An RGB frame kept past the tap's handlers (its own buffer), with the time it shows. */
+export interface Picture extends RgbFrame {
+  ts: number;
+}
+
 /** A source rectangle in RGB-frame pixels and how it is fitted into the square model input. */
 export interface CropPlan {
   x: number;

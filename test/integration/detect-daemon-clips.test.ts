@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { bootSim, type BootedSim } from '../harness/boot.js';
@@ -7,7 +8,8 @@ import { captureServices, detectionService } from '../../src/services.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import type { RecordingEntry } from '../../src/storage/recording-index.js';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
-import { bottleClip, detectBoard, detectDir, personClip, removeDetectDirs } from './detect-daemon-media.js';
+import { bottleClip, detectBoard, detectDir, personClip, removeDetectDirs, staticClip } from './detect-daemon-media.js';
+import { snapshotPath } from '../../src/capture/pipeline.js';
 import { LONG_PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
@@ -86,5 +88,38 @@ describe('detection daemon on real footage', () => {
     expect(st.lenses.wide!.enabled).toEqual(['human', 'vehicle']);
     expect(events.filter((e) => e.type.startsWith('vehicle.'))).toEqual([]);
     expect(events.filter((e) => e.kind === 'detection' && e.type.startsWith('change.'))).toEqual([]);
+  }, LONG_PROCESS_TEST_MS);
+
+  it('no full-size still (as right after capture restarts): the start\'s picture is the frame that confirmed the person, with the box drawn on a copy', async () => {
+    const dir = detectDir({});
+    mkdirSync(join(dir, 'card'));
+    const b = await bootSim({ dir, board: detectBoard(dir, { wide: personClip(), ptz: staticClip() }), services: [coreCommands, ...captureServices, detectionService] });
+    booted = b;
+    const events: CameraEvent[] = [];
+    b.sup.bus.on({ name: 'test' }, 'camera.event', (e) => void events.push(e));
+    const exec = (cmd: string, args: Record<string, unknown> = {}) => b.sup.commands.execute(cmd, args, { source: 'cloud' });
+    const first = (await exec('storage.initialise')) as { ok: false; error: { message: string } };
+    const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
+    await exec('storage.initialise', { confirm: token });
+    // Every event picture is asked for with the lens's still just removed: what a start right
+    // after a capture restart meets (ffmpeg has not written its first still yet).
+    const ports = b.sup.ctx.ports;
+    const real = ports.stills!;
+    ports.stills = {
+      forEvent: (req) => {
+        rmSync(snapshotPath(b.sup.paths.runDir, req.lens), { force: true });
+        return real.forEvent(req);
+      },
+    };
+    await waitFor(() => events.some((e) => e.type === 'human.start'), 25_000, 100);
+    const start = events.find((e) => e.type === 'human.start')!;
+    const sd = start.data as Record<string, any>;
+    expect(sd.snapshotError).toBeUndefined();
+    expect(sd.snapshot).toMatchObject({ source: 'frame', ts: start.ts, width: 640, height: 360 });
+    const file = join(dir, 'card', sd.snapshot.path);
+    const size = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file]).toString().trim();
+    expect(size).toBe('640,360');
+    expect(sd.snapshot.annotated.path).toContain(start.id);
+    expect(existsSync(join(dir, 'card', sd.snapshot.annotated.path))).toBe(true);
   }, LONG_PROCESS_TEST_MS);
 });

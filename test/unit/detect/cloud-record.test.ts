@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CommandResult } from '../../../src/commands/registry.js';
+import type { EventStill, EventStillRequest } from '../../../src/capture/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { CloudRecords, SNAPSHOT_TIMEOUT_MS } from '../../../src/detect/cloud-record.js';
 import type { ClipRef, DetectionEpisode } from '../../../src/domain/episode.js';
@@ -9,7 +9,7 @@ import type { CameraEvent } from '../../../src/state/bus.js';
 /**
  * detection.episode → the cloud's camera.event: the wire format, snapshot handling (the record
  * is never lost for want of a picture), the recorder's clip reference, the alert flag, and order
- * per lens. The snapshot command is given as a function, as the service wires it to ctx.commands.
+ * per lens. The snapshot is given as a function, as the service wires it to capture's ctx.ports.stills.
  */
 const T0 = 1_800_000_000_000;
 const MAX_EVENT_BYTES = 32 * 1024;
@@ -18,14 +18,14 @@ function episode(phase: DetectionEpisode['phase'], over: Partial<DetectionEpisod
   return { id: 'ep-1', phase, lens: 'wide', type: 'human', ts: T0, startedAt: T0, lastSeen: T0, score: 0.8765, box: { x: 0.1, y: 0.2, w: 0.3, h: 0.4 }, objects: 1, alert: true, ...(phase === 'end' ? { reason: 'gone' as const } : {}), ...over };
 }
 
-function setup(opts: { snapshot?: () => Promise<CommandResult> } = {}) {
+function setup(opts: { snapshot?: (req: EventStillRequest) => Promise<EventStill> } = {}) {
   const emitted: CameraEvent[] = [];
   const latencies: number[] = [];
   const rec = new CloudRecords({
     clock: systemClock,
     log: pino({ level: 'silent' }),
     maxEventBytes: MAX_EVENT_BYTES,
-    snapshot: opts.snapshot ?? (async () => ({ ok: true, result: { lens: 'wide', ts: T0, bytes: 1234, path: 'snapshots/wide/x.jpg' } })),
+    snapshot: opts.snapshot ?? (async () => ({ ts: T0, bytes: 1234, source: 'still', path: 'snapshots/wide/x.jpg' })),
     emit: (e) => void emitted.push(e),
     latency: (_lens, ms) => void latencies.push(ms),
   });
@@ -64,22 +64,38 @@ describe('cloud record of a detection episode', () => {
       startedAt: T0,
       lastSeen: T0,
       clip: { lens: 'wide', from: T0 - 5000, to: null, recorded: true },
-      snapshot: { ts: T0, bytes: 1234, path: 'snapshots/wide/x.jpg' },
+      snapshot: { ts: T0, bytes: 1234, source: 'still', path: 'snapshots/wide/x.jpg' },
     });
     // The wire order of the fields is unchanged too (the README documents it).
     expect(Object.keys(e.data!)).toEqual(['episodeId', 'score', 'box', 'objects', 'alert', 'startedAt', 'lastSeen', 'clip', 'snapshot']);
     expect(latencies).toEqual([25]);
   });
 
+  it('the start asks for the picture of its own frame (ts, box, the confirming frame) and reports the annotated copy', async () => {
+    const asked: EventStillRequest[] = [];
+    const { rec, emitted } = setup({
+      snapshot: async (req) => {
+        asked.push(req);
+        return { ts: req.ts, bytes: 900, source: 'frame', width: 4, height: 2, path: 'snapshots/wide/a.jpg', annotated: { path: 'snapshots/wide/a.annotated.jpg', bytes: 950 } };
+      },
+    });
+    const picture = { width: 4, height: 2, data: new Uint8Array(24), ts: T0 };
+    await rec.publish(episode('start'), picture);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toMatchObject({ lens: 'wide', ts: T0, box: { x: 0.1, y: 0.2, w: 0.3, h: 0.4 }, picture });
+    expect(asked[0]!.eventId).toBe(emitted[0]!.id);
+    expect(emitted[0]!.data!.snapshot).toEqual({ ts: T0, bytes: 900, source: 'frame', width: 4, height: 2, path: 'snapshots/wide/a.jpg', annotated: { path: 'snapshots/wide/a.annotated.jpg', bytes: 950 } });
+  });
+
   it('a failed snapshot: the record still goes, saying why', async () => {
-    const { publish, emitted } = setup({ snapshot: async () => ({ ok: false, error: { code: 'unavailable', message: 'the wide lens has sent no picture for 5 s' } }) });
+    const { publish, emitted } = setup({ snapshot: () => Promise.reject(new Error('the wide lens has sent no picture for 5 s')) });
     await publish(episode('start'), OPEN);
     expect(emitted[0]!.data).toMatchObject({ snapshotError: 'the wide lens has sent no picture for 5 s' });
     expect(emitted[0]!.data!.snapshot).toBeUndefined();
   });
 
   it('a snapshot that never comes: the start leaves after the timeout, and the lens\'s later records wait behind it', async () => {
-    const { publish, emitted } = setup({ snapshot: () => new Promise<CommandResult>(() => {}) });
+    const { publish, emitted } = setup({ snapshot: () => new Promise<EventStill>(() => {}) });
     const start = publish(episode('start'), OPEN);
     const end = publish(episode('end', { ts: T0 + 4000, lastSeen: T0 + 1000 }), { ...OPEN, to: T0 + 14_000 });
     await vi.advanceTimersByTimeAsync(SNAPSHOT_TIMEOUT_MS - 1);
@@ -93,7 +109,7 @@ describe('cloud record of a detection episode', () => {
   });
 
   it('another lens does not wait behind a slow snapshot', async () => {
-    const { publish, emitted } = setup({ snapshot: () => new Promise<CommandResult>(() => {}) });
+    const { publish, emitted } = setup({ snapshot: () => new Promise<EventStill>(() => {}) });
     void publish(episode('start'), OPEN);
     await publish(episode('update', { id: 'ep-2', lens: 'ptz', ts: T0 + 10 }), { ...OPEN, lens: 'ptz' });
     expect(emitted.map((e) => [e.lens, e.type])).toEqual([['ptz', 'human.update']]);
@@ -101,13 +117,13 @@ describe('cloud record of a detection episode', () => {
 
   it('without a card, a JPEG too large for the event bound is left out, with the reason', async () => {
     const big = Buffer.alloc(40_000, 1).toString('base64');
-    const { publish, emitted } = setup({ snapshot: async () => ({ ok: true, result: { lens: 'wide', ts: T0, bytes: 40_000, jpeg: big } }) });
+    const { publish, emitted } = setup({ snapshot: async () => ({ ts: T0, bytes: 40_000, source: 'frame', width: 640, height: 360, jpeg: big }) });
     await publish(episode('start'), OPEN);
     const d = emitted[0]!.data!;
-    expect(d.snapshot).toEqual({ ts: T0, bytes: 40_000 });
+    expect(d.snapshot).toEqual({ ts: T0, bytes: 40_000, source: 'frame', width: 640, height: 360 });
     expect(d.snapshotError).toMatch(new RegExp(`no card in use to keep the snapshot.*does not fit in the event \\(max ${MAX_EVENT_BYTES - 4096}\\)`));
     const small = Buffer.alloc(3000, 2).toString('base64');
-    const s2 = setup({ snapshot: async () => ({ ok: true, result: { lens: 'wide', ts: T0, bytes: 3000, jpeg: small } }) });
+    const s2 = setup({ snapshot: async () => ({ ts: T0, bytes: 3000, source: 'still', jpeg: small }) });
     await s2.publish(episode('start'), OPEN);
     expect(s2.emitted[0]!.data).toMatchObject({ snapshot: { ts: T0, bytes: 3000, jpeg: small } });
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { alarmService } from '../../../src/alarm/service.js';
-import type { CommandResult } from '../../../src/commands/registry.js';
+import type { EventStill } from '../../../src/capture/types.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { CloudRecords, SNAPSHOT_TIMEOUT_MS } from '../../../src/detect/cloud-record.js';
 import { EpisodeOutput } from '../../../src/detect/episodes.js';
@@ -87,7 +87,7 @@ describe('alarm and recorder act on the episode before its snapshot exists', () 
       // A snapshot that never comes.
       snapshot: () => {
         snapshotAsked++;
-        return new Promise<CommandResult>(() => {});
+        return new Promise<EventStill>(() => {});
       },
       emit: (e) => b.sup.bus.emit('camera.event', e),
       latency: () => undefined,
