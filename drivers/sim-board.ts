@@ -8,6 +8,7 @@ import { Pca9685Model } from './i2c/models/pca9685.js';
 import { SimI2cBus, type I2cDeviceModel } from './i2c/sim.js';
 import { createSimSerialPair, type SimSerialPair } from './serial/sim.js';
 import { queuedWrites } from './serial/write-queue.js';
+import { SimScene } from './sim-scene.js';
 import { Timeline } from './timeline.js';
 
 export type SimInputName = keyof Board['inputs'];
@@ -40,6 +41,11 @@ export class SimBoard {
   readonly i2cDevices: Readonly<Record<string, I2cDeviceModel>>;
   readonly serial: Readonly<Record<string, SimSerialPair>>;
   readonly twins: Readonly<Partial<Record<SimReceiver, PelcoDTwin>>>;
+  /**
+   * What the lenses see of the board's own lights (spotlight, strobes, IR-cut), rendered into
+   * the capture tap's frames: the sim lenses play clips that cannot see them (sim-scene.ts).
+   */
+  readonly scene: SimScene;
   /** Cancels pending button releases on close, so no timer outlives the board. */
   private readonly closing = new AbortController();
 
@@ -79,6 +85,7 @@ export class SimBoard {
       for (const twin of Object.values(twins)) twin.attach(shared);
     }
     this.twins = twins;
+    this.scene = new SimScene(board, this.timeline, () => this.pwm());
   }
 
   /** The PWM controller behind the spotlight, if the board has it as a pca9685 device. */
@@ -111,6 +118,7 @@ export class SimBoard {
 
   close(): void {
     this.closing.abort();
+    this.scene.close();
     for (const twin of Object.values(this.twins)) twin.detach();
     for (const pair of Object.values(this.serial)) {
       void pair.host.close();

@@ -16,7 +16,8 @@ import { RelayHub, relayPath } from './relay.js';
 import { leftoverSegments, runTags } from './segments.js';
 import { EVENT_ID_RE, keepPanorama, takeSnapshot } from './snapshot.js';
 import { tapFrame, tapWithDemands, type FramePair } from './tap.js';
-import type { LensCaptureState, LensName, TapDemand } from './types.js';
+import { keepEventStill } from './event-still.js';
+import type { EventStill, EventStillRequest, LensCaptureState, LensName, TapDemand } from './types.js';
 import { sweep360 } from './view360.js';
 import './types.js';
 
@@ -105,10 +106,26 @@ export class CaptureService implements Service {
     await this.salvageStaging();
     await this.reconcile('start');
     this.statsTimer = ctx.clock.setInterval(() => this.publish(), STATS_MS);
+    ctx.ports.stills = { forEvent: (req) => this.eventStill(req) };
+  }
+
+  /** ctx.ports.stills: the picture of a detection event (event-still.ts); refused in sleep mode. */
+  private eventStill(req: EventStillRequest): Promise<EventStill> {
+    const { ctx } = this;
+    if (this.sleep.asleep()) return Promise.reject(new CamdError('unavailable', 'the camera is in sleep mode', 'lens'));
+    if (!EVENT_ID_RE.test(req.eventId)) return Promise.reject(new CamdError('invalid_args', 'event id: letters, digits, _ and - only', 'eventId'));
+    const inUse = ctx.state.get().storage?.status === 'in-use';
+    return keepEventStill(req, {
+      run: (spec) => this.lensProcs.run(spec),
+      latestFile: snapshotPath(ctx.paths.runDir, req.lens),
+      tmpDir: ctx.paths.runDir,
+      cardMount: inUse ? ctx.paths.cardMount : undefined,
+    });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    delete this.ctx.ports.stills;
     for (const u of this.unsubs.splice(0)) u();
     this.ctx.clock.clearInterval(this.statsTimer);
     await this.queue.catch(() => undefined);
@@ -241,7 +258,11 @@ export class CaptureService implements Service {
 
   /** One bus event per frame, both planes in it; the pair's buffers return to the pools when the handlers have run. */
   private emitFrames(lens: LensName, pair: FramePair, tap: PipelineSettings['tap']): void {
-    this.ctx.bus.emit('capture.frame', tapFrame(lens, pair, tap));
+    const frame = tapFrame(lens, pair, tap);
+    // Sim board only: its lenses play clips that cannot see the camera's own lights, so the board
+    // renders them into the planes here, before any reader (drivers/sim-scene.ts).
+    this.ctx.hardware.sim?.scene.render(frame.ts, frame.gray, frame.rgb);
+    this.ctx.bus.emit('capture.frame', frame);
   }
 
   /** The tap this lens's pipeline should run with: the config's, gray plane enlarged for the readers that demand it. */

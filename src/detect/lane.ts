@@ -5,7 +5,7 @@ import type { ObjectDetector } from './detector-host.js';
 import { LensPipeline } from './pipeline.js';
 import type { PipelineSettings } from './settings.js';
 import type { LensDetectionState } from './state.js';
-import type { EpisodeEvent } from './tracker.js';
+import type { EpisodeEvent, TrackView } from './tracker.js';
 import type { DetectionType, Picture } from './types.js';
 
 /** Why an episode ended: the objects left, or the daemon stopped looking. */
@@ -19,6 +19,8 @@ export interface LaneOptions {
   /** `picture`: an object start's confirming frame, the caller's to keep. */
   onEpisode(e: EpisodeEvent, endReason: EndReason, picture?: Picture): void;
   onError(err: Error): void;
+  /** Confirmed objects of open episodes seen by one inference. */
+  onTracks?(tracks: TrackView[]): void;
 }
 
 /** A frame without an RGB plane (RGB tap off): change detection only, the detector is not asked. */
@@ -56,6 +58,7 @@ export class LensLane {
       clock: opts.clock,
       onEvent: (e, picture) => this.onEvent(e, picture),
       keepPictures: true,
+      onTracks: (t) => opts.onTracks?.(t),
       onError: (err) => opts.onError(err),
     });
   }

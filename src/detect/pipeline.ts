@@ -30,6 +30,8 @@ export interface LensPipelineOptions {
    * the confirming inference looked at: the caller owns that buffer from then on.
    */
   onEvent: (e: EpisodeEvent, picture?: Picture) => void;
+  /** Confirmed objects of open episodes seen by one inference, after that inference's episode events (PTZ follow). */
+  onTracks?: (tracks: TrackView[]) => void;
   /** Keep a copy of each inferred frame until its result is in, for the start's picture (the tap reuses its buffers). */
   keepPictures?: boolean;
   clock?: Clock;
@@ -195,6 +197,7 @@ export class LensPipeline {
         const handed = picture && events.some((e) => e.phase === 'start') ? picture : undefined;
         if (!handed) this.release(picture);
         this.emit(events, handed);
+        this.emitTracks(ts);
         return { change, decision: 'inferred' as const };
       },
       (err: unknown) => {
@@ -206,9 +209,16 @@ export class LensPipeline {
     );
   }
 
-  /** Confirmed objects and their episodes, as last seen (PTZ follow steers by them). */
-  tracks(): TrackView[] {
-    return this.tracker.confirmedTracks();
+  /** Objects seen by the inference of frame `ts` only: a stale position is not a sighting. */
+  private emitTracks(ts: number): void {
+    if (!this.opts.onTracks) return;
+    const seen = this.tracker.confirmedTracks().filter((t) => t.ts === ts);
+    if (seen.length === 0) return;
+    try {
+      this.opts.onTracks(seen);
+    } catch (err) {
+      this.opts.onError?.(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /**

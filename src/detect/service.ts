@@ -186,6 +186,9 @@ export class DetectionService implements Service {
           clock: this.ctx.clock,
           onEpisode: (e, reason, picture) => this.onEpisode(lens, e, reason, picture),
           onError: (err) => this.onPipelineError(lens, err),
+          onTracks: (tracks) => {
+            for (const t of tracks) this.ctx.bus.emit('detection.track', { lens, type: t.type, episodeId: t.episodeId, box: { ...t.box }, score: t.score, ts: t.ts });
+          },
         }),
       );
     }

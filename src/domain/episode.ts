@@ -1,4 +1,4 @@
-import type { Box, DetectionType, LensName } from './types.js';
+import type { Box, DetectionType, LensName, ObjectClass } from './types.js';
 
 /**
  * The detection contract between the detection service and the features that act on it
@@ -58,10 +58,30 @@ export interface EpisodeClip {
   clip: ClipRef;
 }
 
+/**
+ * Where a confirmed object of an open episode was seen, once per inference that saw it: the
+ * episode's own `update`s are spaced seconds apart (they are for the record, the alarm and the
+ * cloud), far too coarse to steer the PTZ close-up by. Only objects seen in that inference, only
+ * while their episode is open (after its `start`, before its `end`).
+ */
+export interface DetectionTrack {
+  lens: LensName;
+  type: ObjectClass;
+  /** The open episode the object belongs to (an episode may hold several objects of its type). */
+  episodeId: string;
+  /** The object's own box (not the episode's best box); not rounded. */
+  box: Box;
+  score: number;
+  /** Frame time (epoch ms) of the inference that saw it. */
+  ts: number;
+}
+
 declare module '../state/bus.js' {
   interface BusEvents {
     /** A detection episode starts, changes or ends (emitted by the detection service at once). */
     'detection.episode': DetectionEpisode;
+    /** A confirmed object of an open episode, per inference that saw it (PTZ follow steers by it). */
+    'detection.track': DetectionTrack;
     /**
      * The recorder's clip for a `detection.episode`, emitted while that event is delivered (the
      * bus is synchronous), so whoever emitted the episode finds it once `emit` returns.

@@ -156,12 +156,17 @@ export class PtzActions {
     if (on && this.s.ctx.config.get().ptz.presets.length === 0) {
       throw new CamdError('invalid_args', 'patrol needs at least one preset: save one with ptz.preset.save', 'on');
     }
+    // Follow-target is part of auto patrol (the product's one switch for both): asking to follow
+    // with the patrol off would be a setting that does nothing, so it is refused, saying why.
+    if (!on && follow === true) {
+      throw new CamdError('invalid_args', 'follow-target is part of auto patrol: switch it on with {"on": true, "follow": true}', 'follow');
+    }
     // Switching patrol on is itself a manual choice: it ends the manual pause now.
     if (on) this.s.releaseManual();
     await this.s.ctx.config.patch({ ptz: { patrol: { enabled: on, ...(follow === undefined ? {} : { followTarget: follow }) } } }, 'ptz.patrol');
     this.s.evaluate();
-    const p = this.s.ctx.config.get().ptz.patrol;
-    return { enabled: p.enabled, followTarget: p.followTarget, mode: this.s.mode };
+    // followTarget: whether follow acts now (off with the patrol; the config keeps the choice for next time).
+    return { enabled: this.s.ctx.config.get().ptz.patrol.enabled, followTarget: this.s.followOn(), mode: this.s.mode };
   }
 
   private edit<T>(fn: () => Promise<T>): Promise<T> {

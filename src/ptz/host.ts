@@ -24,6 +24,8 @@ export interface PtzHost {
   manual<T>(why: string, fn: (m: HeadMotor) => Promise<T>): Promise<T>;
   widePanAt(t: number): number;
   evaluate(): void;
+  /** Follow-target acts now: patrol on and follow chosen (it is part of auto patrol). */
+  followOn(): boolean;
   /** Ends the manual hold now (switching patrol on is itself a manual choice). */
   releaseManual(): void;
   publish(): void;

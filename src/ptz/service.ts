@@ -2,11 +2,12 @@ import type { Logger } from 'pino';
 import { HardwareError } from '../../drivers/errors.js';
 import { backoffDelay, type TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
-import type { DetectionEpisode } from '../domain/episode.js';
+import type { DetectionEpisode, DetectionTrack } from '../domain/episode.js';
+import type { Box } from '../domain/types.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { lookAngles } from './calibration.js';
 import { MotorController } from './controller.js';
-import { Follower } from './follow.js';
+import { Follower, type SightingSource } from './follow.js';
 import { HeadArbiter, type HeadHolder, type HeadLease, type HeadMotor } from './head.js';
 import { axisLimits, clampSoft } from './limits.js';
 import { restTime } from './motion-model.js';
@@ -49,8 +50,9 @@ type AutoOwner = 'hold' | 'follow' | 'patrol';
  * → the 360° sweep → the manual hold (MANUAL_HOLD_MS after the last manual command) → follow
  * target (a person on the wide lens) → patrol → idle. One-shot movers (homing, manual, sweep)
  * take the head and give it back; evaluate() puts the automatic owner that should have it next
- * whenever the holder changes. When a followed person leaves, the head returns to the patrol
- * or, without one, to its home position.
+ * whenever the holder changes. When a followed person leaves (after the follower's grace
+ * period, follow.ts), the head returns to the patrol or, without one, to its home position.
+ * Follow-target is part of auto patrol (followOn()): patrol off stops it and the head at once.
  * A receiver that stops answering is a camera fault (`ptz`, `ptz.widePan`): its commands answer
  * `unavailable`, homing is retried with backoff, the daemon goes on.
  */
@@ -79,6 +81,8 @@ export class PtzService implements Service, PtzHost {
   private heartbeat: TimerHandle | undefined;
   private unsubscribers: (() => void)[] = [];
   private stopped = false;
+  /** The followed person is gone for good (after the grace period): decide() sends the head back. */
+  private followLost = false;
 
   constructor(readonly ctx: Context) {
     this.log = ctx.log('ptz');
@@ -126,13 +130,14 @@ export class PtzService implements Service, PtzHost {
     }
 
     ctx.bus.on(this, 'detection.episode', (e) => this.onEpisode(e));
+    ctx.bus.on(this, 'detection.track', (t) => this.onTrack(t));
     this.unsubscribers.push(
       ctx.state.subscribe(this, (_s, changed) => {
         if (changed.has('sleeping')) this.evaluate();
       }),
       ctx.config.onChange(this, (_cfg, paths) => {
         if (!paths.some((p) => p.startsWith('ptz.'))) return;
-        if (!ctx.config.get().ptz.patrol.followTarget) this.follower?.clear();
+        if (!this.followOn()) this.follower?.clear();
         this.evaluate();
         // Presets and patrol settings are in the state slice even when nobody changes hands.
         this.publish();
@@ -171,7 +176,10 @@ export class PtzService implements Service, PtzHost {
     this.follower = new Follower({
       clock: ctx.clock,
       log: this.log,
-      onLost: () => this.evaluate(),
+      onLost: () => {
+        this.followLost = true;
+        this.evaluate();
+      },
       onChange: () => this.publish(),
       onError: (err) => this.fail('head', err),
     });
@@ -304,12 +312,23 @@ export class PtzService implements Service, PtzHost {
     }
   }
 
+  /**
+   * Follow-target is part of auto patrol (the product's one "Auto patrol: patrol and follow the
+   * target" switch): it acts only while patrol is on. `followTarget` alone is the remembered choice.
+   */
+  followOn(): boolean {
+    const p = this.ctx.config.get().ptz.patrol;
+    return p.enabled && p.followTarget;
+  }
+
   private decide(): void {
     const cfg = this.ctx.config.get().ptz;
     const head = this.slots.head;
-    const was = this.mode;
     const now = this.ctx.clock.now();
     const { patrol, follower, arbiter } = this;
+    // Consumed here whatever is decided: a person lost while someone else had the head sends it nowhere.
+    const lost = this.followLost;
+    this.followLost = false;
     if (head.status !== 'ready' || !patrol || !follower || !arbiter) {
       this.endAuto();
       this.setMode(head.status === 'homing' ? 'homing' : 'unavailable');
@@ -320,11 +339,14 @@ export class PtzService implements Service, PtzHost {
     else {
       this.manualUntil = null;
       const sleeping = this.ctx.state.get().sleeping;
-      if (sleeping) follower.clear();
-      if (cfg.patrol.followTarget && follower.target) want = 'follow';
+      const follow = this.followOn() && !sleeping;
+      if (!follow) follower.clear();
+      if (follow && follower.target) want = 'follow';
       else if (cfg.patrol.enabled && !sleeping && cfg.presets.length > 0) want = 'patrol';
     }
-    if (this.autoLease && (this.autoLease.holder.owner !== want || !this.autoLease.active)) this.endAuto();
+    // Follow switched off (patrol off, sleep) with nobody to take over: the head stops where it is
+    // now, rather than running on until the last speed command's deadline.
+    if (this.autoLease && (this.autoLease.holder.owner !== want || !this.autoLease.active)) this.endAuto(want === null && !lost);
     if (want && !this.autoLease) {
       // A one-shot mover (homing, manual command, sweep) has the head: it gives it back, and its release evaluates again.
       if (!arbiter.wouldGrant(want)) {
@@ -338,8 +360,8 @@ export class PtzService implements Service, PtzHost {
       return;
     }
     this.setMode(modeOf(arbiter.holder, null));
-    // The followed person left and there is no patrol to return to: back to home.
-    if (was === 'follow') this.returnHome(arbiter);
+    // The followed person left and there is no patrol round to return to (its presets were deleted): back to home.
+    if (lost) this.returnHome(arbiter);
   }
 
   private takeAuto(arbiter: HeadArbiter, owner: AutoOwner, patrol: Patrol, follower: Follower): void {
@@ -366,12 +388,16 @@ export class PtzService implements Service, PtzHost {
     }
   }
 
-  /** Stops the automatic owner and gives its lease back. */
-  private endAuto(): void {
+  /** Stops the automatic owner and gives its lease back; `halt`: follow (it drives by speed) stops the head first. */
+  private endAuto(halt = false): void {
+    const lease = this.autoLease;
     this.patrol?.stop();
     this.follower?.stop();
-    const lease = this.autoLease;
     this.autoLease = undefined;
+    if (halt && lease?.active && lease.holder.owner === 'follow') {
+      // Sent while the lease still holds the head; the next owner's commands queue behind it.
+      lease.motor.stop().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'follow: stopping the head failed'));
+    }
     lease?.release();
   }
 
@@ -397,15 +423,25 @@ export class PtzService implements Service, PtzHost {
 
   private onEpisode(e: DetectionEpisode): void {
     if (e.lens !== 'wide' || e.type !== 'human') return;
-    const follower = this.follower;
-    if (!this.ctx.config.get().ptz.patrol.followTarget || this.ctx.state.get().sleeping || !follower) return;
     if (e.phase === 'end') {
-      follower.end(e.id);
+      this.follower?.end(e.id);
       return;
     }
-    const aim = this.aimAt([e.box.x, e.box.y, e.box.w, e.box.h], e.ts);
+    this.sighted(e.id, e.box, e.ts, 'episode');
+  }
+
+  /** A person of an open episode, per inference: the feed follow steers by between the episode's updates. */
+  private onTrack(t: DetectionTrack): void {
+    if (t.lens !== 'wide' || t.type !== 'human') return;
+    this.sighted(t.episodeId, t.box, t.ts, 'track');
+  }
+
+  private sighted(episodeId: string, box: Box, ts: number, source: SightingSource): void {
+    const follower = this.follower;
+    if (!follower || !this.followOn() || this.ctx.state.get().sleeping) return;
+    const aim = this.aimAt([box.x, box.y, box.w, box.h], ts);
     const isNew = !follower.target;
-    if (follower.observe(e.id, aim.pan, aim.tilt, this.ctx.clock.now()) && isNew) this.evaluate();
+    if (follower.observe(episodeId, aim.pan, aim.tilt, ts, source) && isNew) this.evaluate();
   }
 
   private onMotion(key: MotorKey): void {
@@ -448,7 +484,7 @@ export class PtzService implements Service, PtzHost {
       moving: !!head.ctrl?.moving(now) || !!wide.ctrl?.moving(now),
       mode: this.mode,
       presets: cfg.presets.map((p) => p.name),
-      patrol: { enabled: cfg.patrol.enabled, followTarget: cfg.patrol.followTarget, preset: this.mode === 'patrol' ? this.patrolPreset : null },
+      patrol: { enabled: cfg.patrol.enabled, followTarget: this.followOn(), preset: this.mode === 'patrol' ? this.patrolPreset : null },
       target: target ? { episodeId: target.episodeId, pan: r(target.pan), tilt: r(target.tilt) } : null,
       manualUntil: this.manualUntil,
       calibrationPairs: this.actions.calibrationPairs.length,

@@ -53,10 +53,16 @@ export const BUSY_CONFIG = {
 
 /** The `object detector stopped` line of a daemon's JSON log, if it has one. */
 export function detectorStopped(log: string): { inFlight: number; ms: number } | undefined {
+  return detectorStops(log)[0];
+}
+
+/** Every `object detector stopped` line (one per stop of the detection service), in order. */
+export function detectorStops(log: string): { inFlight: number; ms: number }[] {
+  const out: { inFlight: number; ms: number }[] = [];
   for (const line of log.split('\n')) {
     if (!line.includes('"object detector stopped"')) continue;
     const j = JSON.parse(line) as { inFlight: number; ms: number };
-    return { inFlight: j.inFlight, ms: j.ms };
+    out.push({ inFlight: j.inFlight, ms: j.ms });
   }
-  return undefined;
+  return out;
 }

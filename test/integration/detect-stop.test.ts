@@ -1,4 +1,5 @@
 import { createHook } from 'node:async_hooks';
+import type { EventEmitter } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,5 +172,62 @@ describe('in-process supervisors (test/harness/boot.ts) stopped while the detect
     }
     console.log(`detect-stop: ${stops.length} in-process stops, in flight at each: ${stops.join(',')}`);
     expect(stops.filter((n) => n > 0).length).toBeGreaterThanOrEqual(wanted);
+  }, 600_000);
+});
+
+describe('a worker replaced while it runs (the keeper re-creates a failed host)', () => {
+  it('the old thread finishes its run and ends, a new one takes over, nothing aborts (3 times)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'camd-restart-in-'));
+    let log = '';
+    const logDestination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        log += chunk.toString();
+        done();
+      },
+    });
+    try {
+      mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+      writeFileSync(join(dir, 'data', 'config.json'), JSON.stringify(BUSY_CONFIG));
+      const b = await bootSim({ dir, board: busyBoard(dir), logDestination, logLevel: 'info' });
+      const detection = async (): Promise<DetectionState | undefined> => {
+        const r = await b.sup.commands.execute('detection.get', {}, { source: 'local' });
+        return (r.ok ? r.result : undefined) as DetectionState | undefined;
+      };
+      try {
+        for (let cycle = 1; cycle <= 3; cycle++) {
+          await waitFor(async () => {
+            const st = await detection();
+            return st?.model.status === 'ready' && st.model.restarts === cycle - 1 && (st.lenses.wide?.inferences ?? 0) >= 2;
+          }, 60_000, 100);
+          // The moment a run is handed to the worker, the host reports its worker failed: what
+          // the keeper sees when a thread errors. The keeper then closes that host — whose
+          // thread is still inside the run — and opens a new one.
+          const original = DetectorHost.prototype.detect;
+          await new Promise<void>((resolve) => {
+            const spy = vi.spyOn(DetectorHost.prototype, 'detect').mockImplementation(function (this: DetectorHost, req) {
+              const res = original.call(this, req);
+              if (res && this.inFlight > 0) {
+                spy.mockRestore();
+                (this as unknown as { worker: EventEmitter }).worker.emit('error', new Error(`test: worker failure ${cycle}`));
+                resolve();
+              }
+              return res;
+            });
+          });
+        }
+        await waitFor(async () => (await detection())?.model.status === 'ready', 60_000, 100);
+        expect((await detection())!.model.restarts).toBe(3);
+        // The replaced threads have ended; only the current one is left.
+        await waitFor(async () => liveWorkers.size === 1, 30_000, 100);
+      } finally {
+        await b.dispose();
+      }
+      await new Promise((r) => setImmediate(r));
+      expect(liveWorkers.size).toBe(0);
+      expect(log.match(/re-creating the object detector/g)).toHaveLength(3);
+      expect(log).not.toContain('did not stop cleanly');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 600_000);
 });

@@ -3,6 +3,7 @@ import type { TwinMove } from '../../drivers/devices/pelco-d-twin.js';
 import type { EpisodePhase } from '../../src/domain/episode.js';
 import type { DetectionType, LensName } from '../../src/domain/types.js';
 import { lookAngles } from '../../src/ptz/calibration.js';
+import { FOLLOW_GRACE_MS, FOLLOW_STALE_MS } from '../../src/ptz/follow.js';
 import { episode } from '../harness/episode.js';
 import { bootPtz, type PtzRig, rigHooks } from '../unit/ptz/sim-rig.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
@@ -103,9 +104,11 @@ describe('auto patrol', () => {
 });
 
 describe('follow target', () => {
-  it('steers smoothly to a person on the wide lens, keeps up as they move, and returns home when they leave', async () => {
+  it('steers smoothly to a person on the wide lens, keeps up as they move, and returns home when they leave (patrol on, its presets deleted)', async () => {
     rig = await bootPtz();
-    expect(await rig.run('ptz.patrol', { on: false, follow: true })).toMatchObject({ ok: true, result: { followTarget: true } });
+    // Patrol switched on with follow, then its last preset deleted: nothing to patrol, follow still on.
+    await rig.b.sup.config.patch({ ptz: { patrol: { enabled: true, followTarget: true } } }, 'test');
+    expect(rig.b.sup.state.get().ptz).toMatchObject({ mode: 'idle', patrol: { enabled: true, followTarget: true } });
     const t0 = Date.now();
     const cal = rig.b.sup.config.get().ptz.calibration;
     const aim = (box: [number, number, number, number]) => lookAngles(cal, box[0] + box[2] / 2, box[1] + box[3] / 3, 170, 170);
@@ -139,14 +142,17 @@ describe('follow target', () => {
     want = aim(box);
     expect(rig.head.position().pan).toBeCloseTo(want.pan, 0);
     expect(rig.head.position().tilt).toBeCloseTo(want.tilt, 0);
-    // Gone: back home.
+    // Gone: after the grace period at the last position, back home.
     person(rig, 'human', 'end', box);
-    await vi.advanceTimersByTimeAsync(5000);
+    await vi.advanceTimersByTimeAsync(FOLLOW_GRACE_MS - 500);
+    expect(rig.b.sup.state.get().ptz).toMatchObject({ mode: 'follow', target: { episodeId: 'p1' } });
+    expect(rig.head.position().pan).toBeCloseTo(want.pan, 0);
+    await vi.advanceTimersByTimeAsync(5500);
     expect(rig.head.position()).toEqual({ pan: 0, tilt: 0 });
     expect(rig.b.sup.state.get().ptz).toMatchObject({ mode: 'idle', target: null });
   });
 
-  it('a person not seen for 4 s is gone: the head returns to the patrol', async () => {
+  it('an open episode nobody reports on any more is held for the stale timeout, then the grace period, then the head returns to the patrol', async () => {
     rig = await bootPtz();
     await rig.b.sup.config.patch({ ptz: { presets: [{ name: 'gate', pan: 60, tilt: 5 }], patrol: { enabled: true, followTarget: true } } }, 'test');
     await vi.advanceTimersByTimeAsync(3000);
@@ -155,7 +161,10 @@ describe('follow target', () => {
     await vi.advanceTimersByTimeAsync(3000);
     expect(rig.b.sup.state.get().ptz?.mode).toBe('follow');
     expect(rig.head.position().pan).toBeGreaterThan(70);
-    await vi.advanceTimersByTimeAsync(5000);
+    // No end and no sighting: the episode is open, so the person is held (the detector's next update may be 5 s away).
+    await vi.advanceTimersByTimeAsync(FOLLOW_STALE_MS - 4000);
+    expect(rig.b.sup.state.get().ptz?.mode).toBe('follow');
+    await vi.advanceTimersByTimeAsync(2000 + FOLLOW_GRACE_MS);
     expect(rig.b.sup.state.get().ptz?.mode).toBe('patrol');
     await vi.advanceTimersByTimeAsync(5000);
     expect(rig.head.position()).toEqual({ pan: 60, tilt: 5 });
@@ -163,10 +172,12 @@ describe('follow target', () => {
 
   it('follows one person at a time and ignores the PTZ lens, other types and follow switched off', async () => {
     rig = await bootPtz();
+    await rig.b.sup.config.patch({ ptz: { presets: [{ name: 'gate', pan: 60, tilt: 5 }] } }, 'test');
+    await rig.run('ptz.patrol', { on: true, follow: false });
     person(rig, 'human', 'start', [0.5, 0.5, 0.1, 0.2]);
     await vi.advanceTimersByTimeAsync(1000);
-    expect(rig.b.sup.state.get().ptz).toMatchObject({ mode: 'idle', target: null });
-    await rig.run('ptz.patrol', { on: false, follow: true });
+    expect(rig.b.sup.state.get().ptz).toMatchObject({ mode: 'patrol', target: null });
+    await rig.run('ptz.patrol', { on: true, follow: true });
     person(rig, 'vehicle', 'start', [0.5, 0.5, 0.1, 0.2]);
     person(rig, 'human', 'start', [0.5, 0.5, 0.1, 0.2], 'p9', 'ptz');
     await vi.advanceTimersByTimeAsync(1000);
@@ -175,9 +186,13 @@ describe('follow target', () => {
     person(rig, 'human', 'start', [0.8, 0.5, 0.1, 0.2], 'second');
     await vi.advanceTimersByTimeAsync(200);
     expect(rig.b.sup.state.get().ptz?.target?.episodeId).toBe('first');
+    // Updates of the second person change nothing while the first is followed…
+    person(rig, 'human', 'update', [0.8, 0.5, 0.1, 0.2], 'second');
+    expect(rig.b.sup.state.get().ptz?.target?.episodeId).toBe('first');
+    // …once the first has left, the next sighting of the second takes over (within the grace period: no trip to the patrol).
     person(rig, 'human', 'end', [0.2, 0.5, 0.1, 0.2], 'first');
     person(rig, 'human', 'update', [0.8, 0.5, 0.1, 0.2], 'second');
-    expect(rig.b.sup.state.get().ptz?.target?.episodeId).toBe('second');
+    expect(rig.b.sup.state.get().ptz).toMatchObject({ mode: 'follow', target: { episodeId: 'second' } });
   });
 });
 

@@ -89,7 +89,8 @@ describe('the 360° sweep and the other movers share the head through the arbite
 
   it('during follow: steering stops while the sweep has the head and resumes after it', async () => {
     rig = await bootPtz();
-    await rig.run('ptz.patrol', { on: false, follow: true });
+    await rig.b.sup.config.patch({ ptz: { presets: PRESETS, patrol: { dwellSeconds: 20 } } }, 'test');
+    await rig.run('ptz.patrol', { on: true, follow: true });
     person(rig, 'start', 0.3);
     for (let i = 0; i < 6; i++) {
       await vi.advanceTimersByTimeAsync(500);

@@ -3,7 +3,7 @@ import type { Clock } from '../../../src/core/clock.js';
 import type { DetectRequest, DetectResult, ObjectDetector } from '../../../src/detect/detector-host.js';
 import { LensPipeline, type LensPipelineOptions } from '../../../src/detect/pipeline.js';
 import { allEnabled, type PipelineSettings } from '../../../src/detect/settings.js';
-import type { EpisodeEvent } from '../../../src/detect/tracker.js';
+import type { EpisodeEvent, TrackView } from '../../../src/detect/tracker.js';
 import type { FrameDetection, LensFrame, Picture } from '../../../src/detect/types.js';
 import { blankRgb, Scene, type Rect } from './scene.js';
 
@@ -224,5 +224,34 @@ describe('lens pipeline', () => {
     const frameIndex = (start.e.ts - 500) / 100;
     expect(start.picture!.data.every((v) => v === frameIndex + 1)).toBe(true); // that frame, not a later one
     expect(pictures.filter((p) => p.e.phase !== 'start').every((p) => p.picture === undefined)).toBe(true);
+  });
+
+  it('onTracks: after each inference, the confirmed objects it saw, with their open episode; nothing before the start', async () => {
+    const order: string[] = [];
+    const tracks: TrackView[][] = [];
+    let humanId = '';
+    const h = harness(allEnabled(), {
+      onEvent: (e) => {
+        order.push(`${e.type}.${e.phase}`);
+        if (e.type === 'human' && e.phase === 'start') humanId = e.id;
+      },
+      onTracks: (t) => {
+        tracks.push(t);
+        order.push('tracks');
+      },
+    });
+    await h.play(0, 5, () => null);
+    await h.play(500, 10, walker);
+    const start = order.indexOf('human.start');
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(order.slice(0, start)).not.toContain('tracks');
+    expect(order[start + 1]).toBe('tracks');
+    expect(tracks.length).toBeGreaterThan(3);
+    for (const batch of tracks) {
+      expect(batch).toHaveLength(1);
+      expect(batch[0]).toMatchObject({ type: 'human', episodeId: humanId });
+    }
+    // Each batch is the inference's own sighting: the box follows the walker.
+    expect(tracks.at(-1)![0]!.box.x).toBeGreaterThan(tracks[0]![0]!.box.x);
   });
 });

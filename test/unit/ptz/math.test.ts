@@ -101,7 +101,7 @@ describe('tap-to-look calibration', () => {
 });
 
 describe('follow steering', () => {
-  it('accelerates gradually, caps the speed, stops in the deadband and never overshoots', () => {
+  it('accelerates gradually, caps the speed, slows as it closes in and stops in the deadband', () => {
     let v = 0;
     const speeds: number[] = [];
     for (let i = 0; i < 10; i++) {
@@ -111,8 +111,40 @@ describe('follow steering', () => {
     expect(speeds[0]).toBeCloseTo(12, 9); // 60 deg/s² × 0.2 s
     expect(Math.max(...speeds)).toBe(FOLLOW_STEERING.maxSpeed);
     expect(steer(0.3, 5, 200, FOLLOW_STEERING)).toBe(0);
-    expect(steer(1, 20, 200, FOLLOW_STEERING)).toBeLessThanOrEqual(5);
     expect(steer(-10, 0, 200, FOLLOW_STEERING)).toBeLessThan(0);
+    // Proportional on the way in: 1.5°/s per degree.
+    expect(steer(4, 6, 200, FOLLOW_STEERING)).toBeCloseTo(6, 9);
+  });
+
+  it('brakes at the acceleration limit, never by stopping dead, and closes on a target it is simulated against', () => {
+    // A target 1° ahead of a head at full speed: 12°/s less per 200 ms tick, not a jump to 5°/s.
+    expect(steer(1, 30, 200, FOLLOW_STEERING)).toBeCloseTo(18, 9);
+    expect(steer(-1, 30, 200, FOLLOW_STEERING)).toBeCloseTo(18, 9);
+    // Integrated over ticks: bounded speed and acceleration, settles inside the deadband, little overshoot.
+    let pos = 0;
+    let v = 0;
+    let peak = 0;
+    for (let i = 0; i < 100; i++) {
+      const next = steer(40 - pos, v, 200, FOLLOW_STEERING);
+      expect(Math.abs(next)).toBeLessThanOrEqual(FOLLOW_STEERING.maxSpeed);
+      expect(Math.abs(next - v)).toBeLessThanOrEqual(12 + 1e-9);
+      v = next;
+      pos += v * 0.2;
+      peak = Math.max(peak, pos);
+    }
+    expect(Math.abs(40 - pos)).toBeLessThan(FOLLOW_STEERING.deadband);
+    expect(v).toBe(0);
+    expect(peak).toBeLessThan(40 + FOLLOW_STEERING.deadband);
+  });
+
+  it('dead band with hysteresis: at rest it starts only at startBand, moving it runs down to the deadband', () => {
+    const { deadband, startBand } = FOLLOW_STEERING;
+    expect(startBand).toBeGreaterThan(deadband);
+    expect(steer(startBand - 0.1, 0, 200, FOLLOW_STEERING)).toBe(0);
+    expect(steer(-(startBand - 0.1), 0, 200, FOLLOW_STEERING)).toBe(0);
+    expect(steer(startBand, 0, 200, FOLLOW_STEERING)).toBeGreaterThan(0);
+    expect(steer(startBand - 0.1, 2, 200, FOLLOW_STEERING)).toBeGreaterThan(0);
+    expect(steer(deadband - 0.01, 2, 200, FOLLOW_STEERING)).toBe(0);
   });
 
   it('aims at the chest of the box', () => {
