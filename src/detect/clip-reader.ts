@@ -31,6 +31,8 @@ export interface ClipReadOptions {
   loopImage?: boolean;
   /** An ffmpeg filter applied to the source first (e.g. the eval tool's zoom-out). */
   preFilter?: string;
+  /** Scaler of the RGB plane; default bilinear. The daemon's tap uses `area` (src/capture/args.ts). */
+  rgbScaleFlags?: 'bilinear' | 'area';
 }
 
 /** fluent-ffmpeg puts ffprobe's whole banner in the message; the cause is its last line. */
@@ -117,7 +119,7 @@ export async function* readClip(o: ClipReadOptions): AsyncGenerator<LensFrame> {
   const graph =
     `[0:v]${o.preFilter ? `${o.preFilter},` : ''}fps=${o.fps},split=2[a][b];` +
     `[a]scale=${o.gray.width}:${o.gray.height}:flags=area,format=gray[g];` +
-    `[b]scale=${o.rgb.width}:${o.rgb.height}:flags=bilinear,format=rgb24[c]`;
+    `[b]scale=${o.rgb.width}:${o.rgb.height}:flags=${o.rgbScaleFlags ?? 'bilinear'},format=rgb24[c]`;
   const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', ...input, ...limit, '-i', o.path, '-filter_complex', graph,
     '-map', '[g]', '-f', 'rawvideo', 'pipe:1', '-map', '[c]', '-f', 'rawvideo', 'pipe:3'];
   const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });

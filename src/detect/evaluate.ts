@@ -1,10 +1,11 @@
 import { basename } from 'node:path';
-import { fitWidth, probeClip, readClip } from './clip-reader.js';
+import { defaultConfig } from '../config/schema.js';
+import { fitWidth, probeClip, readClip, type Size } from './clip-reader.js';
 import type { CropOptions, FeedMode } from './crops.js';
 import type { ObjectDetector } from './detector-host.js';
 import { cocoToClass } from './fastestdet.js';
 import { LensPipeline, type PipelineStats } from './pipeline.js';
-import { allEnabled, type PipelineSettings } from './settings.js';
+import { settingsForLens, type PipelineSettings } from './settings.js';
 import type { EpisodeEvent } from './tracker.js';
 import type { DetectionType, ObjectClass } from './types.js';
 
@@ -13,6 +14,10 @@ import type { DetectionType, ObjectClass } from './types.js';
  * crops, thresholds, tracker) and collects episodes and per-inference scores. Each frame's
  * inference is awaited before the next frame is pushed, so the result does not depend on how
  * fast this machine is: it shows what the engine decides, not how many frames it would drop.
+ *
+ * Defaults are the daemon's own (`daemonReplay()`): the config schema's tap size and rate and
+ * `settingsForLens` of its detection defaults, so a change of a factory default changes the
+ * eval with it instead of leaving it measuring a configuration no camera runs.
  */
 export interface RunClipOptions {
   clip: string;
@@ -20,12 +25,22 @@ export interface RunClipOptions {
   feed?: FeedMode;
   crops?: Partial<CropOptions>;
   settings?: PipelineSettings;
-  /** Analysis rate; default min(source rate, 10). */
+  /** Analysis rate; default the tap's (config `capture.tap.fps`). */
   fps?: number;
+  /** Exact gray plane size; default the tap's (`capture.tap.width x height`). */
+  gray?: Size;
+  /** Exact RGB plane size; default the tap's (`capture.tap.rgbWidth x rgbHeight`). */
+  rgb?: Size;
+  /** Gray width, height from the clip's aspect (older callers); `gray` wins. */
   grayWidth?: number;
   rgbWidth?: number;
   maxSeconds?: number;
   loopImage?: boolean;
+  /**
+   * Passes over the clip (default 1), as the sim board's looping file source: one pipeline for
+   * all of them (change background, tracks, cooldown carry over) and timestamps that continue.
+   */
+  loop?: number;
   /**
    * Simulates a distant scene: the picture is shrunk this many times and padded back to its
    * size with gray, so people and cars become small, as on a wide-angle outdoor camera.
@@ -36,8 +51,10 @@ export interface RunClipOptions {
 export interface Episode {
   id: string;
   type: DetectionType;
-  /** Seconds from the start of the clip. */
+  /** First sighting of its object (the tracker's startedAt), seconds from the start of the clip. */
   start: number;
+  /** When the `start` event was emitted (after confirmation), seconds. */
+  startEvent: number;
   /** Last sighting, seconds. */
   end: number;
   alert: boolean;
@@ -60,6 +77,11 @@ export interface ClipRun {
   fps: number;
   frames: number;
   durationSec: number;
+  /** Length of one pass, seconds (pass k's frames are offset by k * passSec). */
+  passSec: number;
+  passes: number;
+  gray: Size;
+  rgb: Size;
   settings: PipelineSettings;
   episodes: Episode[];
   events: EpisodeEvent[];
@@ -68,13 +90,37 @@ export interface ClipRun {
   errors: string[];
 }
 
-export const DEFAULT_GRAY_WIDTH = 160;
-export const DEFAULT_RGB_WIDTH = 640;
+export interface DaemonReplay {
+  fps: number;
+  gray: Size;
+  rgb: Size;
+  /** settingsForLens(defaults, 'wide'), with every algorithm enabled (see below). */
+  settings: PipelineSettings;
+}
+
+/**
+ * What a factory-default camera runs, read from the config schema itself. Every algorithm is
+ * switched on (the factory turns vehicle and change events off) so the eval scores all three;
+ * at the default sensitivities this does not change what the human detector sees: the change
+ * gate is the same (pipeline.ts GATE is at least as sensitive as change at 50) and each class
+ * has its own tracks. `--factory` in scripts/eval.ts keeps the factory's enabled flags.
+ */
+export function daemonReplay(opts: { factory?: boolean } = {}): DaemonReplay {
+  const cfg = defaultConfig();
+  const tap = cfg.capture.tap;
+  const s = settingsForLens(cfg.detection, 'wide');
+  const settings = opts.factory ? s : { ...s, human: { ...s.human, enabled: true }, vehicle: { ...s.vehicle, enabled: true }, change: { ...s.change, enabled: true } };
+  return { fps: tap.fps, gray: { width: tap.width, height: tap.height }, rgb: { width: tap.rgbWidth, height: tap.rgbHeight }, settings };
+}
 
 export async function runClip(o: RunClipOptions): Promise<ClipRun> {
   const info = o.loopImage ? { ...(await probeClip(o.clip)), fps: 0, durationSec: o.maxSeconds ?? 10 } : await probeClip(o.clip);
-  const fps = o.fps ?? Math.min(info.fps || 10, 10);
-  const settings = o.settings ?? allEnabled();
+  const daemon = daemonReplay();
+  const fps = o.fps ?? daemon.fps;
+  const settings = o.settings ?? daemon.settings;
+  const gray = o.gray ?? (o.grayWidth ? fitWidth(info, o.grayWidth) : daemon.gray);
+  const rgb = o.rgb ?? (o.rgbWidth ? fitWidth(info, o.rgbWidth) : daemon.rgb);
+  const passes = Math.max(1, Math.floor(o.loop ?? 1));
   const feed = o.feed ?? 'crops';
   const events: EpisodeEvent[] = [];
   const inferences: InferenceRecord[] = [];
@@ -100,19 +146,29 @@ export async function runClip(o: RunClipOptions): Promise<ClipRun> {
   });
   let frames = 0;
   let lastTs = 0;
-  for await (const frame of readClip({
-    path: o.clip,
-    fps,
-    gray: fitWidth(info, o.grayWidth ?? DEFAULT_GRAY_WIDTH),
-    rgb: fitWidth(info, o.rgbWidth ?? DEFAULT_RGB_WIDTH),
-    startTs: 0,
-    maxSeconds: o.maxSeconds,
-    loopImage: o.loopImage,
-    preFilter: zoomFilter(info, o.zoomOut),
-  })) {
-    frames++;
-    lastTs = frame.ts;
-    await pipeline.pushFrame(frame);
+  let passFrames = 0;
+  for (let pass = 0; pass < passes; pass++) {
+    // Pass k starts one frame interval after the last frame of pass k-1, as ffmpeg's
+    // -stream_loop does for the daemon's sim source (its timestamps run on).
+    const startTs = (pass * passFrames * 1000) / fps;
+    let n = 0;
+    for await (const frame of readClip({
+      path: o.clip,
+      fps,
+      gray,
+      rgb,
+      startTs,
+      maxSeconds: o.maxSeconds,
+      loopImage: o.loopImage,
+      preFilter: zoomFilter(info, o.zoomOut),
+      rgbScaleFlags: 'area',
+    })) {
+      n++;
+      frames++;
+      lastTs = frame.ts;
+      await pipeline.pushFrame(frame);
+    }
+    if (pass === 0) passFrames = n;
   }
   pipeline.stop(lastTs);
   return {
@@ -121,6 +177,10 @@ export async function runClip(o: RunClipOptions): Promise<ClipRun> {
     fps,
     frames,
     durationSec: frames / fps,
+    passSec: passFrames / fps,
+    passes,
+    gray,
+    rgb,
     settings,
     episodes: episodesFrom(events),
     events,
@@ -140,8 +200,11 @@ function zoomFilter(size: { width: number; height: number }, zoomOut?: number): 
 export function episodesFrom(events: readonly EpisodeEvent[]): Episode[] {
   const byId = new Map<string, Episode>();
   for (const e of events) {
-    const ep = byId.get(e.id) ?? { id: e.id, type: e.type, start: e.startedAt / 1000, end: e.lastSeen / 1000, alert: false, bestScore: 0, objects: 0 };
-    if (e.phase === 'start') ep.alert = e.alert;
+    const ep = byId.get(e.id) ?? { id: e.id, type: e.type, start: e.startedAt / 1000, startEvent: e.ts / 1000, end: e.lastSeen / 1000, alert: false, bestScore: 0, objects: 0 };
+    if (e.phase === 'start') {
+      ep.alert = e.alert;
+      ep.startEvent = e.ts / 1000;
+    }
     ep.end = Math.max(ep.end, e.lastSeen / 1000);
     ep.bestScore = Math.max(ep.bestScore, e.score);
     ep.objects = Math.max(ep.objects, e.objects);

@@ -14,8 +14,8 @@ vi.setConfig(PROCESS_TIMEOUTS);
 
 /**
  * The real engine on real footage: ffmpeg-decoded frames → change gate → crops → FastestDet in
- * the worker → tracker, judged against the hand-made ground truth. Analysed at 5 frames/s to
- * keep the runtime modest; the daemon default (and scripts/eval.ts) is 10.
+ * the worker → tracker, judged against the hand-made ground truth. Analysed at 5 frames/s, the
+ * daemon's tap default (`capture.tap.fps`, which runClip also defaults to).
  */
 const MEDIA = '/work/shared/media';
 const TRUTH = new URL('../fixtures/ground-truth.json', import.meta.url).pathname;
