@@ -41,6 +41,8 @@ export interface DetectorHostOptions {
   expectedSha256?: string;
   /** ONNX Runtime intra-op threads (1 leaves the other cores to ffmpeg and the second lens). */
   threads?: number;
+  /** Model-input preprocessing in the worker: WASM SIMD (default) or the JS loops (for the bench). */
+  preprocess?: 'wasm' | 'js';
   /** Lowest score decoded; defaults to the lowest any sensitivity accepts. */
   floor?: number;
   /** Requests pending over all lenses (one per lens at most in any case). */
@@ -153,7 +155,7 @@ export class DetectorHost implements ObjectDetector {
   static async open(opts: DetectorHostOptions = {}): Promise<DetectorHost> {
     const model = await loadVerifiedModel(opts.modelPath ?? DEFAULT_MODEL_PATH, opts.expectedSha256 ?? MODEL_SHA256);
     const copy = new Uint8Array(model);
-    const init: WorkerInit = { model: copy, threads: Math.max(1, opts.threads ?? 1) };
+    const init: WorkerInit = { model: copy, threads: Math.max(1, opts.threads ?? 1), preprocess: opts.preprocess ?? 'wasm' };
     const worker = startWorker(init, [copy.buffer]);
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     const closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;

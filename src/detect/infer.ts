@@ -1,5 +1,5 @@
 import { decodeOutput, INPUT_SIZE, nms, type RawDetection } from './fastestdet.js';
-import { clampCrop, fillInput, toFrameBox } from './preprocess.js';
+import { clampCrop, fillInput, toFrameBox, type Placement } from './preprocess.js';
 import type { CropPlan, FrameDetection, RgbFrame } from './types.js';
 
 /**
@@ -8,6 +8,12 @@ import type { CropPlan, FrameDetection, RgbFrame } from './types.js';
  * `run` is the model call (ORT in the worker, a fake in unit tests), so this stays pure.
  */
 export type RunModel = (input: Float32Array) => Promise<Float32Array>;
+
+/**
+ * Writes one crop's model input and says where the crop landed. The worker passes the WASM SIMD
+ * version (resize-simd.ts); given a plain buffer, `detectCrops` uses `fillInput()` into it.
+ */
+export type InputFiller = (frame: RgbFrame, crop: CropPlan) => { input: Float32Array; placement: Placement };
 
 export interface CropTiming {
   prepMs: number;
@@ -25,17 +31,18 @@ export async function detectCrops(
   crops: readonly CropPlan[],
   run: RunModel,
   floor: number,
-  input: Float32Array = new Float32Array(3 * INPUT_SIZE * INPUT_SIZE),
+  input: Float32Array | InputFiller = new Float32Array(3 * INPUT_SIZE * INPUT_SIZE),
   now: () => number = () => performance.now(),
 ): Promise<FrameInference> {
+  const fill: InputFiller = typeof input === 'function' ? input : (f, c) => ({ input, placement: fillInput(f, c, input, INPUT_SIZE) });
   const all: RawDetection[] = [];
   const timings: CropTiming[] = [];
   for (const plan of crops) {
     const t0 = now();
     const crop = clampCrop(plan, frame.width, frame.height);
-    const pl = fillInput(frame, crop, input, INPUT_SIZE);
+    const { input: data, placement: pl } = fill(frame, crop);
     const t1 = now();
-    const out = await run(input);
+    const out = await run(data);
     const t2 = now();
     for (const d of nms(decodeOutput(out, floor))) {
       const b = toFrameBox(d, crop, pl, INPUT_SIZE, frame.width, frame.height);

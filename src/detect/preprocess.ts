@@ -30,10 +30,15 @@ export function placementFor(crop: CropPlan, size: number): Placement {
 }
 
 /** Per-axis source taps for bilinear resampling: two indices and the weight of the second. */
-interface Taps {
+export interface Taps {
   i0: Int32Array;
   i1: Int32Array;
   w: Float32Array;
+}
+
+/** Exported for the SIMD version (resize-simd.ts), which must resample exactly alike. */
+export function resampleTaps(srcStart: number, srcLen: number, dstLen: number, limit: number): Taps {
+  return taps(srcStart, srcLen, dstLen, limit);
 }
 
 function taps(srcStart: number, srcLen: number, dstLen: number, limit: number): Taps {

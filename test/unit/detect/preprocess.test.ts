@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readClip } from '../../../src/detect/clip-reader.js';
 import { planCrops } from '../../../src/detect/crops.js';
 import { clampCrop, fillInput, PAD_VALUE, placementFor, toFrameBox, type Placement } from '../../../src/detect/preprocess.js';
+import { SimdResizer, simdAvailable } from '../../../src/detect/resize-simd.js';
 import type { CropPlan, RgbFrame } from '../../../src/detect/types.js';
 
 function solid(width: number, height: number, rgb: [number, number, number]): RgbFrame {
@@ -145,6 +146,35 @@ describe('optimised fillInput', () => {
         expect(worst, `${frame.width}x${frame.height} ${JSON.stringify(plan)}`).toBeLessThanOrEqual(1e-6);
       }
     }
+  });
+
+  it('the WASM SIMD version (what the worker uses) matches the reference within 1e-6 too', () => {
+    // Node 20 has WebAssembly SIMD: a null here would silently put the worker back on the JS loops.
+    expect(simdAvailable()).toBe(true);
+    const simd = SimdResizer.create()!;
+    const size = 352;
+    const want = new Float32Array(3 * size * size);
+    // Small frame first, then larger ones: the wasm memory grows and its views are re-made;
+    // plans alternate, so the column table is rebuilt between calls as well as reused.
+    for (const frame of [noisy(333, 187), real, noisy(500, 700), noisy(1920, 1080), real]) {
+      for (const plan of [...plans(frame.width, frame.height), ...plans(frame.width, frame.height).reverse()]) {
+        want.fill(-2);
+        const pl = fillInputReference(frame, plan, want, size);
+        const got = simd.fill(frame, plan, size);
+        expect(got.placement).toEqual(pl);
+        expect(got.input.length).toBe(want.length);
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got.input[i]! - want[i]!));
+        expect(worst, `${frame.width}x${frame.height} ${JSON.stringify(plan)}`).toBeLessThanOrEqual(1e-6);
+      }
+    }
+    // And on a Node Buffer view with an offset, as the host's shared slot hands it over.
+    const pool = Buffer.alloc(real.data.length + 64);
+    pool.set(real.data, 64);
+    const plan: CropPlan = { x: 100, y: 40, w: 200, h: 200, fit: 'letterbox' };
+    const a = Float32Array.from(simd.fill({ ...real, data: pool.subarray(64) }, plan, size).input);
+    const b = simd.fill(real, plan, size).input;
+    expect(a.every((v, i) => v === b[i])).toBe(true);
   });
 
   it('reads a Node Buffer view of a pooled frame like a Uint8Array', () => {
