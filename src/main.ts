@@ -7,6 +7,8 @@ import { errorMessage } from './core/errors.js';
 import { projectRoot } from './core/paths.js';
 import { defaultServices } from './services.js';
 import { Supervisor } from './supervisor/supervisor.js';
+import { ReleaseLayout, runningRelease } from './update/layout.js';
+import { readTrial } from './update/trial.js';
 
 const HELP = `camd — camera daemon
 
@@ -51,7 +53,13 @@ async function main(): Promise<number> {
   } catch (err) {
     // A bad board file is a build/flash error: refuse to start, saying exactly what is wrong.
     process.stderr.write(`camd: refusing to start: ${err instanceof BoardError ? err.message : errorMessage(err)}\n`);
-    return 78; // EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping.
+    // EX_CONFIG: systemd's RestartPreventExitStatus keeps it from looping. Not for a release on
+    // trial: its board file is its own bug, and only another start lets the boot guard roll it back.
+    if (await onTrial()) {
+      process.stderr.write('camd: this release is on trial: exiting 1 so the boot guard can roll it back\n');
+      return 1;
+    }
+    return 78;
   }
 
   for (;;) {
@@ -80,6 +88,14 @@ async function main(): Promise<number> {
     if (outcome.action === 'exit') return outcome.code;
     // The sim board's "reboot": a whole new supervisor from what is on disk, in this process.
   }
+}
+
+/** Whether the release running this code is the one boot/trial.json names (src/update/trial.ts). */
+async function onTrial(): Promise<boolean> {
+  const r = await runningRelease(repoRoot).catch(() => undefined);
+  if (!r?.base || !r.id) return false;
+  const t = await readTrial(new ReleaseLayout(r.base)).catch(() => undefined);
+  return t?.release === r.id;
 }
 
 main().then(

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Lay out a camd release and pack it as ONE versioned tarball:
 #   camd-<version>-linux-<arch>.tar.gz  ->  camd-<version>/{release.json, bin/, dist/, node_modules/,
-#   board/*.json, src/detect/models/, runtime/bin/node, systemd/, share/config-defaults.json}
+#   board/*.json, src/detect/models/, runtime/bin/node, systemd/, share/config-defaults.json,
+#   share/update-keys.json}  and, when a signing key is set, camd-<version>-linux-<arch>.manifest.json
+# Env: CAMD_SIGNING_KEY_FILE / CAMD_SIGNING_KEY, CAMD_MIN_VERSION (sign-manifest.mjs), CAMD_UPDATE_KEYS_FILE.
 # Shared by Dockerfile.cross (target stage) and scripts/release/build-release.sh, so both routes
 # produce the same layout. Inputs are already built for the target; this only copies, checks and packs.
 #   assemble.sh --arch arm64 --dist DIR --modules DIR --node FILE --node-version V --out DIR
@@ -56,7 +58,7 @@ for f in FastestDet.onnx FastestDet.LICENSE.md coco.names; do
 done
 install -m 0755 "$node_bin" "$r/runtime/bin/node"
 cp "$repo"/scripts/systemd/* "$r/systemd/"
-install -m 0755 "$here/board/camd" "$here/board/camctl" "$here/board/camd-setup-board" "$r/bin/"
+install -m 0755 "$here/board/camd" "$here/board/camctl" "$here/board/camd-setup-board" "$here/board/camd-boot-guard" "$r/bin/"
 
 bash "$here/prune.sh" "$r/node_modules" "$arch"
 # The sources' own compiled tests and scripts never ship (tsconfig.build.json covers src, drivers, board).
@@ -67,6 +69,16 @@ node "$here/check-elf.mjs" "$arch" "$r/node_modules" "$r/runtime" >&2
 node --input-type=module -e "
   const m = await import('$r/dist/src/config/schema.js');
   process.stdout.write(JSON.stringify(m.defaultConfig(), null, 2) + '\n');" > "$r/share/config-defaults.json"
+
+# Public keys this release trusts for its own updates (src/update/manifest.ts). Without a list the
+# release still installs by deploy.sh, but refuses every over-the-air update.
+if [[ -n ${CAMD_UPDATE_KEYS_FILE:-} ]]; then
+  node "$here/sign-manifest.mjs" --check-keys "$CAMD_UPDATE_KEYS_FILE" || fail "CAMD_UPDATE_KEYS_FILE $CAMD_UPDATE_KEYS_FILE is not a usable update-keys.json"
+  cp "$CAMD_UPDATE_KEYS_FILE" "$r/share/update-keys.json"
+else
+  echo "assemble: WARNING: CAMD_UPDATE_KEYS_FILE is not set: this release trusts no update keys and will refuse every over-the-air update" >&2
+  echo '{ "keys": [] }' > "$r/share/update-keys.json"
+fi
 
 cat > "$r/release.json" <<JSON
 {
@@ -86,4 +98,13 @@ mkdir -p "$out"
 # Reproducible: sorted names, fixed owner and mtime, no gzip timestamp.
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" -C "$work" -cf - "$name" | gzip -9n > "$out/$tarball.tmp"
 mv "$out/$tarball.tmp" "$out/$tarball"
+# Signed manifest next to the tarball (what devices verify before they unpack anything). One left
+# by an earlier build of this version would describe another tarball: it goes first.
+rm -f "$out/${tarball%.tar.gz}.manifest.json"
+if [[ -n ${CAMD_SIGNING_KEY_FILE:-}${CAMD_SIGNING_KEY:-} ]]; then
+  # An unsigned tarball must not be left where a signed one was expected.
+  node "$here/sign-manifest.mjs" "$out/$tarball" "$r/release.json" >&2 || { rm -f "$out/$tarball"; fail "signing $tarball failed"; }
+else
+  echo "assemble: WARNING: no CAMD_SIGNING_KEY_FILE / CAMD_SIGNING_KEY: $tarball is not signed; devices refuse it as an update (deploy.sh still installs it)" >&2
+fi
 echo "$out/$tarball"

@@ -45,17 +45,16 @@ if [[ -d $base/releases/$id && $(cat "$base/releases/$id/.tarball-sha256" 2>/dev
   id=$version-${sum:0:8}
 fi
 rel=$base/releases/$id
-if [[ -d $rel && $(cat "$rel/.tarball-sha256" 2>/dev/null) == "$sum" ]]; then
-  say "release $id is already unpacked"
-else
-  tmp=$base/releases/.incoming-$id
-  rm -rf "$tmp" && mkdir -p "$tmp"
-  tar -xzf "$tarball" -C "$tmp" --strip-components=1 --no-same-owner
-  [[ -x $tmp/bin/camd && -x $tmp/bin/camctl ]] || { rm -rf "$tmp"; bad "release $id lacks bin/camd or bin/camctl"; }
-  echo "$sum" > "$tmp/.tarball-sha256"
-  rm -rf "$rel" && mv -T "$tmp" "$rel"
-  say "unpacked $id into $rel"
-fi
+# Always unpacked afresh, even when this build is already there: the camd user may write
+# /opt/camd (over-the-air updates), and this script runs the release's camd-setup-board as root,
+# so it must run the tarball's own copy, never one a compromised daemon could have changed.
+tmp=$base/releases/.incoming-$id
+rm -rf "$tmp" && mkdir -p "$tmp"
+tar -xzf "$tarball" -C "$tmp" --strip-components=1 --no-same-owner
+[[ -x $tmp/bin/camd && -x $tmp/bin/camctl ]] || { rm -rf "$tmp"; bad "release $id lacks bin/camd or bin/camctl"; }
+echo "$sum" > "$tmp/.tarball-sha256"
+rm -rf "$rel" && mv -T "$tmp" "$rel"
+say "unpacked $id into $rel"
 rm -f "$tarball"
 
 if [[ $setup == yes ]]; then "$rel/bin/camd-setup-board" --base "$base"; fi
@@ -72,6 +71,11 @@ point() {
   mv -T "$base/.current.tmp" "$base/current"
 }
 
+# Code under /opt/camd is writable by the camd user: root runs it only as camd.
+as_camd() {
+  if id camd >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then setpriv --reuid camd --regid camd --init-groups -- "$@"; else "$@"; fi
+}
+
 # Healthy = the unit's main process runs from release $1 and answers lifecycle "running".
 healthy() {
   local want=$1 deadline=$((SECONDS + timeout)) pid cwd out
@@ -84,7 +88,7 @@ healthy() {
     if [[ $pid =~ ^[1-9][0-9]*$ ]]; then
       cwd=$(readlink -f "/proc/$pid/cwd" 2>/dev/null || true)
       if [[ $cwd == "$(readlink -f "$base/releases/$want")" ]] &&
-        out=$("$base/releases/$want/bin/camctl" --socket "$socket" --json status 2>/dev/null) &&
+        out=$(as_camd "$base/releases/$want/bin/camctl" --socket "$socket" --json status 2>/dev/null) &&
         [[ $out == *'"ok":true'* && $out == *'"lifecycle":"running"'* ]]; then
         return 0
       fi

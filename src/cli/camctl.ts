@@ -5,6 +5,7 @@ import { patchFromPath } from '../config/merge.js';
 import { projectRoot } from '../core/paths.js';
 import { ControlClient, type Reply } from './client.js';
 import { formatLogLine, formatStatus, formatTimelineEntry } from './format.js';
+import { runUpdate } from './update.js';
 
 const USAGE = `camctl — talk to camd over its control socket
 
@@ -23,6 +24,7 @@ usage: camctl [--socket PATH] [--json] <command> [args]
   press <button> <ms>            (sim board) e.g. press reset 5200
   reboot
   factory-reset [--yes]          erase settings and credentials, then reboot
+  update <manifest file|https URL> [--allow-downgrade]   install a signed release, with progress
   call <command> ['<json args>'] any command by name (see: camctl call commands)
 
 socket: --socket, else $CAMD_SOCKET, else /run/camd/camd.sock, else the sim board's var/sim/run/camd.sock
@@ -167,6 +169,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const json = takeBool(args, '--json');
   const sock = socketPath(take(args, '--socket'));
+  if (args[0] === 'update') {
+    const allowDowngrade = takeBool(args, '--allow-downgrade');
+    if (!args[1] || args.length > 2) throw new UsageError('usage: camctl update <manifest file|https URL> [--allow-downgrade]');
+    return runUpdate(sock, args[1], allowDowngrade, json);
+  }
   if (args[0] === 'factory-reset') {
     const yes = takeBool(args, '--yes', '-y');
     const client = await ControlClient.connect(sock);

@@ -22,6 +22,7 @@ export function formatStatus(st: Obj): string {
   const lines: string[] = [];
   const board = obj(st.board);
   lines.push(`camd on ${board.name} (${board.backend}) — ${st.lifecycle}, boot #${st.bootCount}, up ${ago(Number(st.uptimeMs))}`);
+  lines.push(...formatRelease(obj(st.release), obj(st.update), now));
   const led = obj(st.led);
   const ledColor = led.color === 'red' ? red : led.color === 'blue' ? blue : dim;
   lines.push(`LED      ${ledColor(`${led.color} ${led.mode}`)}  = ${led.state}${led.override ? ' (test override)' : ''}  because ${led.reason}`);
@@ -55,12 +56,32 @@ export function formatStatus(st: Obj): string {
     const f = obj(v);
     lines.push(`  ${red(k)} (${f.kind}) ${f.message} — since ${ago(now - Number(f.since))} ago`);
   }
-  const known = new Set(['now', 'board', 'lifecycle', 'bootCount', 'uptimeMs', 'led', 'network', 'config', 'outputs', 'hardwareFailures', 'services', 'children', 'faults', 'bootId', 'startedAt']);
+  const known = new Set(['release', 'update', 'now', 'board', 'lifecycle', 'bootCount', 'uptimeMs', 'led', 'network', 'config', 'outputs', 'hardwareFailures', 'services', 'children', 'faults', 'bootId', 'startedAt']);
   for (const [k, v] of Object.entries(st)) {
     if (known.has(k)) continue;
     lines.push(`${k.padEnd(8)} ${JSON.stringify(v)}`);
   }
   return lines.join('\n');
+}
+
+/** `release 1.2.3 (abc123, arm64) — on trial: start 1/3, kept after 60 s healthy` and the update in progress. */
+export function formatRelease(rel: Obj, upd: Obj, now: number): string[] {
+  if (rel.version === undefined) return [];
+  const meta = [rel.commit, rel.arch].filter(Boolean).join(', ');
+  const trial = obj(rel.trial);
+  const state = !rel.installed
+    ? dim('development run (not an installed release: no updates)')
+    : rel.trial
+      ? yellow(`on trial: start ${trial.boots}/${trial.maxBoots}, kept after ${trial.needs} s healthy${trial.healthySince ? ` (healthy ${ago(now - Number(trial.healthySince))})` : ''}`)
+      : green('installed');
+  const out = [`release  ${rel.version}${meta ? ` (${meta})` : ''} — ${state}`];
+  const last = obj(rel.lastUpdate);
+  if (rel.lastUpdate) out.push(`         last update: ${last.outcome === 'updated' ? green(String(last.outcome)) : red(String(last.outcome))} ${last.from} → ${last.to}${last.reason ? ` — ${last.reason}` : ''}, ${ago(now - Number(last.ts))} ago`);
+  if (upd.phase && upd.phase !== 'idle') {
+    const progress = upd.phase === 'downloading' && upd.total ? ` ${Math.floor((100 * Number(upd.bytes)) / Number(upd.total))} % of ${(Number(upd.total) / 1e6).toFixed(1)} MB` : '';
+    out.push(`update   ${upd.phase === 'failed' ? red(`failed: ${upd.error}`) : `${upd.phase}${progress}`}${upd.version ? ` (${upd.version})` : ''}`);
+  }
+  return out;
 }
 
 export function formatLogLine(l: Obj): string {

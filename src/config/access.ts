@@ -24,6 +24,7 @@ export const SETTINGS_ACCESS: readonly SettingRule[] = [
   { path: 'cloud', access: 'local', why: 'where and how the camera connects (broker URL, plaintext, topics): a compromised backend must not move or weaken its own link' },
   { path: 'live', access: 'local', why: 'plaintext and local-network push/talk targets widen where the camera connects' },
   { path: 'network', access: 'cloud', why: 'the choice between the links the owner set up; adds no network' },
+  { path: 'update', access: 'local', why: 'how a new release is tried: a compromised backend must not shorten the trial that rolls a bad release back' },
   { path: 'health', access: 'cloud', why: 'sampling interval only' },
   { path: 'lenses', access: 'cloud', why: 'orientation and quality: operating the camera' },
   { path: 'capture', access: 'cloud', why: 'tap sizes and sleep (privacy) mode, switched from the app' },

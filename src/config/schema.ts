@@ -125,6 +125,15 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    update: z
+      .object({
+        /** How long a freshly updated release must stay healthy before it is kept (README "Firmware updates"). */
+        trialSeconds: z.number().int().min(5).max(3600).default(60).describe('trial of a new release: healthy this long, or it is rolled back'),
+        /** Starts of a release on trial before the boot guard switches back to the previous one. */
+        maxBoots: z.number().int().min(1).max(10).default(3).describe('starts on trial before rolling back'),
+      })
+      .strict()
+      .prefault({}),
     lenses: z
       .object({ wide: LensSettings.prefault({}), ptz: LensSettings.prefault({}) })
       .strict()
@@ -252,6 +261,11 @@ export const SecretsSchema = z
       .optional(),
     binding: z
       .object({ token: z.string().min(8).max(256), boundAt: z.number().int() })
+      .strict()
+      .optional(),
+    /** TLS for firmware downloads: a CA (PEM file) trusted besides the system CAs. */
+    update: z
+      .object({ caFile: z.string().optional() })
       .strict()
       .optional(),
     /** TLS for live pushes and talk URLs: a CA (PEM file) trusted besides the system CAs. */

@@ -237,10 +237,13 @@ describe('deploy over SSH: atomic switch, health check, rollback', () => {
     expect(readlinkSync(join(base, 'previous'))).toBe('releases/0.3.0');
   }, LONG_PROCESS_TEST_MS);
 
-  it('the same tarball again reuses its dir; a different build of the same version gets its own', async () => {
+  it('the same tarball again keeps its dir but is unpacked afresh (what root runs is the tarball\'s own); a different build of the same version gets its own', async () => {
+    // The camd user may write /opt/camd: a changed file in the unpacked release must not survive a redeploy.
+    writeFileSync(join(base, 'releases/0.5.0/planted'), 'written by a compromised daemon');
     const same = await deploy(join(tmp, 'build/0.5.0', `camd-0.5.0-linux-${HOST_ARCH}.tar.gz`));
     expect(same.code).toBe(0);
-    expect(same.stderr).toContain('release 0.5.0 is already unpacked');
+    expect(same.stderr).toContain('unpacked 0.5.0');
+    expect(existsSync(join(base, 'releases/0.5.0/planted'))).toBe(false);
     expect(current()).toBe('releases/0.5.0');
 
     const rebuilt = await deploy(makeRelease('0.5.0', { buildTag: 'second build' }));

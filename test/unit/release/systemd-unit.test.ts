@@ -93,13 +93,23 @@ describe('camd.service', () => {
     expect(svc.has('PrivateDevices')).toBe(false);
   });
 
-  it('may write only where the daemon is told to keep data, its socket and the card', () => {
+  it('may write only where the daemon is told to keep data, its socket, the card and the release tree', () => {
     const exec = one('ExecStart') ?? '';
     const flag = (f: string): string | undefined => new RegExp(`${f} (\\S+)`).exec(exec)?.[1];
     expect(flag('--data-dir')).toBe(`/var/lib/${one('StateDirectory')}`);
     expect(flag('--run-dir')).toBe(`/run/${one('RuntimeDirectory')}`);
     expect(one('RuntimeDirectoryMode')).toBe('0700');
-    expect(svc.get('ReadWritePaths')?.flatMap((v) => v.split(/\s+/)).map((p) => p.replace(/^-/, ''))).toEqual([flag('--card-dir')]);
+    // /opt/camd: over-the-air updates and the boot guard's rollback switch `current` there.
+    expect(svc.get('ReadWritePaths')?.flatMap((v) => v.split(/\s+/)).map((p) => p.replace(/^-/, ''))).toEqual([flag('--card-dir'), '/opt/camd']);
+  });
+
+  it('runs the boot guard from outside the releases before every start, never blocking it', () => {
+    // "-": a failing or missing guard does not stop the start; it lives in /opt/camd/bin, not in a release.
+    expect(svc.get('ExecStartPre')).toEqual(['-/opt/camd/bin/camd-boot-guard --base /opt/camd']);
+    expect(one('ExecStart')).toMatch(/^\/opt\/camd\/current\/bin\/camd /);
+    // A dangling `current` must not fail the guard's own chdir before it can repair the link.
+    expect(one('WorkingDirectory')).toBe('-/opt/camd/current');
+    expect(readFileSync(join(REPO, 'scripts/release/board/camd-setup-board'), 'utf8')).toContain('"$base/bin/camd-boot-guard"');
   });
 
   it('opens no listener: outbound families only, every bind refused', () => {
