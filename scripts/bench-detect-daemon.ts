@@ -61,13 +61,21 @@ async function latency(board: Board, seconds: number): Promise<Record<string, nu
     const all: number[] = [];
     const starts: number[] = [];
     const counts: Record<string, number> = {};
+    const pictures = { with: 0, fromFrame: 0, without: 0 };
     sup.bus.on({ name: 'bench' }, 'camera.event', (e: CameraEvent) => {
       if (e.kind !== 'detection') return;
       counts[e.type] = (counts[e.type] ?? 0) + 1;
       if (e.type.endsWith('.end')) return;
       const ms = Date.now() - e.ts;
       all.push(ms);
-      if (e.type.endsWith('.start')) starts.push(ms);
+      if (!e.type.endsWith('.start')) return;
+      starts.push(ms);
+      // Object starts carry the picture of their confirming frame; image-change starts a still.
+      const snap = e.data?.snapshot as { source?: string } | undefined;
+      if (snap && !e.data?.snapshotError) {
+        pictures.with++;
+        if (snap.source === 'frame') pictures.fromFrame++;
+      } else pictures.without++;
     });
     await sleep(seconds * 1000);
     const st = sup.state.get().detection;
@@ -78,6 +86,9 @@ async function latency(board: Board, seconds: number): Promise<Record<string, nu
       event_latency_samples: all.length,
       start_latency_p50_ms: quantile(starts, 0.5),
       start_samples: starts.length,
+      starts_with_picture_pct: starts.length ? round((100 * pictures.with) / starts.length, 1) : NaN,
+      starts_picture_from_frame: pictures.fromFrame,
+      starts_without_picture: pictures.without,
     };
     for (const lens of LENSES) {
       const l = st?.lenses[lens];

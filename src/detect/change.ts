@@ -97,6 +97,7 @@ export class ChangeDetector {
   private lastTs = 0;
   private calibrating = false;
   private settleUntil = -Infinity;
+  private flashing = false;
   private prevCandidates: Box[] = [];
 
   constructor(opts: Partial<ChangeOptions> = {}) {
@@ -107,9 +108,17 @@ export class ChangeDetector {
     this.opts = { ...this.opts, ...opts };
   }
 
-  /** The daemon switched a light (spotlight, strobe, IR): ignore what that does to the image. */
-  notifyLightChange(ts: number): void {
-    this.settleUntil = Math.max(this.settleUntil, ts + this.opts.settleMs);
+  /**
+   * The daemon switched a light (spotlight, strobe, IR): ignore what that does to the image.
+   * `flashing` true = the strobes flash from now on: ignored until a `flashing` false, then for
+   * `settleMs` more (a flash pattern re-lights the scene several times a second; settling on the
+   * first switch alone let a frame caught between flashes through as a change).
+   */
+  notifyLightChange(ts: number, flashing?: boolean): void {
+    if (flashing !== undefined) this.flashing = flashing;
+    const after = ts + this.opts.settleMs;
+    const before = this.settleUntil === Infinity ? -Infinity : this.settleUntil;
+    this.settleUntil = this.flashing ? Infinity : Math.max(before, after);
   }
 
   reset(): void {

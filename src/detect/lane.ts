@@ -16,7 +16,7 @@ export interface LaneOptions {
   settings: PipelineSettings;
   detector: ObjectDetector | null;
   clock: Clock;
-  /** `picture`: an object start's confirming frame, the caller's to keep. */
+  /** `picture`: a start's confirming frame (the tap's RGB), the caller's to keep. */
   onEpisode(e: EpisodeEvent, endReason: EndReason, picture?: Picture): void;
   onError(err: Error): void;
   /** Confirmed objects of open episodes seen by one inference. */
@@ -83,8 +83,8 @@ export class LensLane {
     this.pipeline.setDetector(d);
   }
 
-  lightChange(ts: number): void {
-    this.pipeline.notifyLightChange(ts);
+  lightChange(ts: number, flashing?: boolean): void {
+    this.pipeline.notifyLightChange(ts, flashing);
   }
 
   tick(now: number): void {

@@ -26,8 +26,8 @@ export interface LensPipelineOptions {
   /** null when the model is missing or broken: image change keeps working. */
   detector: ObjectDetector | null;
   /**
-   * Every episode event. With `keepPictures`, an object episode's `start` comes with the RGB frame
-   * the confirming inference looked at: the caller owns that buffer from then on.
+   * Every episode event. With `keepPictures`, a `start` comes with the RGB frame that confirmed it
+   * (the inference's frame; for image change, the frame itself): the caller owns that buffer.
    */
   onEvent: (e: EpisodeEvent, picture?: Picture) => void;
   /** Confirmed objects of open episodes seen by one inference, after that inference's episode events (PTZ follow). */
@@ -120,9 +120,9 @@ export class LensPipeline {
     this.detector = detector;
   }
 
-  /** The daemon switched the spotlight, strobes or IR: the image change that follows is ours. */
-  notifyLightChange(ts = this.clock.now()): void {
-    this.change.notifyLightChange(ts);
+  /** The daemon switched the spotlight, strobes or IR: the image change that follows is ours (`flashing`: see ChangeDetector). */
+  notifyLightChange(ts = this.clock.now(), flashing?: boolean): void {
+    this.change.notifyLightChange(ts, flashing);
   }
 
   stats(): PipelineStats {
@@ -152,7 +152,7 @@ export class LensPipeline {
     this.emit(this.tracker.tick(ts));
     const change = this.change.process(frame.gray, ts);
     if (change.regions.length > 0) this.counters.changeFrames++;
-    this.observeChange(ts, change);
+    this.observeChange(ts, change, frame.rgb);
     this.tracker.observeMotion(ts, change.regions.map((r) => r.box));
 
     const decided = (decision: FrameDecision): Promise<FrameOutcome> => Promise.resolve({ change, decision });
@@ -239,7 +239,7 @@ export class LensPipeline {
     return out;
   }
 
-  private observeChange(ts: number, change: ChangeResult): void {
+  private observeChange(ts: number, change: ChangeResult, rgb: RgbFrame): void {
     const alg = this.settings.change;
     if (!alg.enabled) return;
     const t = changeThresholds(alg.sensitivity);
@@ -251,7 +251,11 @@ export class LensPipeline {
       area += r.areaFraction;
     }
     // Score of a change = share of the frame that changed (capped at 1).
-    this.emit(this.tracker.observeChange(ts, box, Math.min(1, area)));
+    const events = this.tracker.observeChange(ts, box, Math.min(1, area));
+    // A change start is decided on this very frame, while its RGB plane is still valid: its picture
+    // is a copy of it (a rare event, so no buffer is kept for it).
+    const starts = this.opts.keepPictures && rgb.data.length > 0 && events.some((e) => e.phase === 'start');
+    this.emit(events, starts ? { width: rgb.width, height: rgb.height, data: Buffer.from(rgb.data), ts } : undefined);
   }
 
   private changeGate(): Pick<ChangeOptions, 'pixelThreshold' | 'minAreaFraction'> {
@@ -305,7 +309,7 @@ export class LensPipeline {
       this.counters.events++;
       // A throwing consumer must not break frame processing (or lose the other events).
       try {
-        this.opts.onEvent(e, e.phase === 'start' && e.type !== 'change' ? picture : undefined);
+        this.opts.onEvent(e, e.phase === 'start' ? picture : undefined);
       } catch (err) {
         this.opts.onError?.(err instanceof Error ? err : new Error(String(err)));
       }

@@ -86,8 +86,10 @@ export class DetectionService implements Service {
     });
     if (!ctx.state.get().sleeping) this.wake();
     ctx.bus.on(this, 'capture.frame', (f) => this.onFrame(f));
-    ctx.bus.on(this, 'lights.changing', ({ ts }) => {
-      for (const lane of this.lanes.values()) lane.lightChange(ts);
+    ctx.bus.on(this, 'lights.changing', ({ source, on, ts }) => {
+      // Strobes: on = flashing until the matching off (domain/lights.ts); the others are one switch.
+      const flashing = source === 'strobe' ? on : undefined;
+      for (const lane of this.lanes.values()) lane.lightChange(ts, flashing);
     });
     this.unsubs.push(
       ctx.config.onChange(this, (cfg, paths) => {

@@ -78,6 +78,29 @@ describe('change detector', () => {
     expect(seen.at(-1)!.regions.length).toBeGreaterThan(0);
   });
 
+  it('strobes flashing: nothing is change from the first flash until settleMs after the flashing stopped, however long it lasts', () => {
+    const scene = new Scene();
+    const det = new ChangeDetector({ settleMs: 2000 });
+    run(det, scene, 10, () => ({}));
+    det.notifyLightChange(1000, true);
+    // A red flash on part of the picture every other frame, for 10 s (far past settleMs).
+    const flash: Rect = { x: 30, y: 10, w: 50, h: 40, value: 200 };
+    const during = run(det, scene, 100, (i) => ({ rects: i % 2 ? [flash] : [] }), 1000);
+    expect(during.every((r) => r.regions.length === 0 && r.state === 'settling')).toBe(true);
+    det.notifyLightChange(11_000, false);
+    const tail = run(det, scene, 10, (i) => ({ rects: i % 2 ? [flash] : [] }), 11_000);
+    expect(tail.every((r) => r.regions.length === 0)).toBe(true); // settling on after the last switch
+    // Past the settle time, the detector sees change again (here the same patch, as a real object would be).
+    const after = run(det, scene, 5, () => ({ rects: [flash] }), 13_100);
+    expect(after.some((r) => r.regions.length > 0)).toBe(true);
+    // Without `flashing`, one notification settles only settleMs: the same flashes are change after it.
+    const plain = new ChangeDetector({ settleMs: 2000 });
+    run(plain, scene, 10, () => ({}));
+    plain.notifyLightChange(1000);
+    const seen = run(plain, scene, 60, (i) => ({ rects: i % 2 ? [flash] : [] }), 1000);
+    expect(seen.slice(30).some((r) => r.regions.length > 0)).toBe(true);
+  });
+
   it('drops rain-like speckle: tiny spots, new every frame', () => {
     const scene = new Scene();
     const det = new ChangeDetector();

@@ -224,6 +224,10 @@ describe('lens pipeline', () => {
     const frameIndex = (start.e.ts - 500) / 100;
     expect(start.picture!.data.every((v) => v === frameIndex + 1)).toBe(true); // that frame, not a later one
     expect(pictures.filter((p) => p.e.phase !== 'start').every((p) => p.picture === undefined)).toBe(true);
+    // An image-change start has the picture of the frame it was decided on, too.
+    const change = pictures.find((p) => p.e.phase === 'start' && p.e.type === 'change')!;
+    expect(change.picture?.ts).toBe(change.e.ts);
+    expect(change.picture!.data.every((v) => v === (change.e.ts - 500) / 100 + 1)).toBe(true);
   });
 
   it('onTracks: after each inference, the confirmed objects it saw, with their open episode; nothing before the start', async () => {
