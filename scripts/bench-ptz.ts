@@ -25,7 +25,7 @@ import { Timeline } from '../drivers/timeline.js';
 import type { Clock, TimerHandle } from '../src/core/clock.js';
 import { MotorController } from '../src/ptz/controller.js';
 import { axisLimits, speedByteFromPercent } from '../src/ptz/limits.js';
-import { mulberry32 } from './bench-util.js';
+import { mulberry32 } from '../src/core/prng.js';
 
 /** A clock whose time only moves when `run` finds nothing else to do but wait for a timer. */
 class VirtualClock implements Clock {

@@ -42,14 +42,3 @@ export const median = (xs: readonly number[]): number => quantile(xs, 0.5);
 export const round = (n: number, d = 1): number => Math.round(n * 10 ** d) / 10 ** d;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A small seeded PRNG (mulberry32) in [0, 1): benchmarks and tests draw reproducible samples. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

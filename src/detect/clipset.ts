@@ -3,6 +3,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ClipTruth, GroundTruth, Range } from './truth.js';
+import { mulberry32 } from '../core/prng.js';
 
 /**
  * Labelled composite clips for the eval (scripts/eval-clips.ts writes them, scripts/eval.ts
@@ -82,17 +83,6 @@ export interface CompositeSpec {
   effect: Effect;
 }
 
-/** mulberry32: small, seedable, good enough to vary scales and speeds reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const objectWidth = (c: Cutout, height: number): number => Math.max(2, Math.round((c.crop.w * height) / c.crop.h / 2) * 2);
 
@@ -255,7 +245,7 @@ export async function renderClip(spec: CompositeSpec, media: string, dir: string
  * 60–260 px/s (a walker to a cyclist at this width), start times and heights drawn from `seed`.
  */
 export function buildClipSet(seed = 12): CompositeSpec[] {
-  const rnd = prng(seed);
+  const rnd = mulberry32(seed);
   const pick = (lo: number, hi: number, d = 2): number => Math.round((lo + (hi - lo) * rnd()) * 10 ** d) / 10 ** d;
   const specs: CompositeSpec[] = [];
   const add = (set: SetName, bg: Background, durationSec: number, objects: Placement[], effect: Effect = 'none', tag = ''): void => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, type DaemonProc } from '../harness/daemon.js';
 import { until } from '../integration/cloud-helpers.js';
-import { mulberry32 } from '../../scripts/bench-util.js';
+import { mulberry32 } from '../../src/core/prng.js';
 
 /**
  * Shared pieces of the fault suite: figures, /proc readings, data dirs, seeded randomness.

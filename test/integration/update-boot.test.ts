@@ -4,7 +4,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { mulberry32 } from '../../scripts/bench-util.js';
+import { mulberry32 } from '../../src/core/prng.js';
 import { REPO } from '../harness/boot.js';
 import { BOOT_GUARD, daemonRunning, runService, type ServiceRunner, type ServiceStart } from '../harness/service-runner.js';
 import { PROCESS_TIMEOUTS, pause, waitUntil } from '../harness/wait.js';

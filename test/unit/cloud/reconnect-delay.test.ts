@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { reconnectDelay, RECONNECT } from '../../../src/cloud/reconnect-delay.js';
-import { mulberry32 } from '../../../scripts/bench-util.js';
+import { mulberry32 } from '../../../src/core/prng.js';
 
 
 describe('reconnect delay', () => {
