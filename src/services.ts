@@ -14,6 +14,8 @@ import { indicatorService } from './indicator/service.js';
 import { resetService } from './reset/service.js';
 import { coreCommands } from './supervisor/core-commands.js';
 import { updateService } from './update/service.js';
+import { homeassistantService } from './homeassistant/service.js';
+import { rtspService } from './rtsp/service.js';
 import type { ServiceFactory } from './supervisor/service.js';
 
 /** Detection builds the cloud's detection record, whose inline snapshot must fit the outbox's per-event bound. */
@@ -30,4 +32,4 @@ export const captureServices: ServiceFactory[] = [storageService, captureService
  * The services of one boot, in start order (stop runs in reverse). The control socket starts
  * first so `camctl status` works while the rest boots, and stops last.
  */
-export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, privacyService, cloudService, indicatorService, resetService, networkService, healthService, alarmService, ptzService, ...captureServices, detectionService, updateService];
+export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, privacyService, cloudService, indicatorService, resetService, networkService, healthService, alarmService, ptzService, ...captureServices, rtspService, detectionService, updateService, homeassistantService];

@@ -59,6 +59,8 @@ done
 install -m 0755 "$node_bin" "$r/runtime/bin/node"
 cp "$repo"/scripts/systemd/* "$r/systemd/"
 install -m 0755 "$here/board/camd" "$here/board/camctl" "$here/board/camd-setup-board" "$here/board/camd-boot-guard" "$r/bin/"
+# The RTSP helper (src/rtsp/service.ts looks for it in share/rtsp/ of a release).
+install -D -m 0755 "$repo/scripts/rtsp/camd-rtsp.py" "$r/share/rtsp/camd-rtsp.py"
 
 bash "$here/prune.sh" "$r/node_modules" "$arch"
 # The sources' own compiled tests and scripts never ship (tsconfig.build.json covers src, drivers, board).

@@ -36,7 +36,14 @@ export async function keepEventStill(req: EventStillRequest, d: EventStillDeps):
     const src = await pickSource(req, d, base, made);
     const jpeg = await fs.readFile(src.file);
     const out: EventStill = { ts: src.ts, bytes: jpeg.length, source: src.source, ...(src.width ? { width: src.width, height: src.height } : {}) };
-    if (!d.cardMount) return { ...out, jpeg: jpeg.toString('base64') };
+    if (!d.cardMount) {
+      const small = await inline(jpeg, src.file, req.maxInlineChars, d, base, made);
+      if (!small.reduced) return { ...out, jpeg: small.jpeg };
+      // The size of what is sent, when it is known (the frame's); a still's is not known here.
+      const { width: _w, height: _h, ...rest } = out;
+      const dims = src.width && src.height && small.width ? { width: Math.min(small.width, src.width), height: 2 * Math.round((src.height * Math.min(small.width, src.width)) / src.width / 2) } : {};
+      return { ...rest, ...dims, bytes: small.bytes, jpeg: small.jpeg, reduced: true };
+    }
     const dir = new CardLayout(d.cardMount).snapshots(req.lens, dayOf(src.ts));
     await fs.mkdir(dir, { recursive: true });
     const file = join(dir, `${src.ts}-${req.eventId}.jpg`);
@@ -55,6 +62,32 @@ export async function keepEventStill(req: EventStillRequest, d: EventStillDeps):
   } finally {
     await Promise.all(made.map((f) => fs.rm(f, { force: true })));
   }
+}
+
+/** Widths tried, in order, for an inline picture that must fit in the event. */
+const INLINE_WIDTHS = [640, 480, 320, 240];
+
+/**
+ * The picture as base64 for the event. Too large for it (a full-size still is ~50 KB, an event
+ * carries ~28 KB): re-encoded narrower and at a lower quality until it fits — a smaller picture
+ * with the alert beats none. The event says so (`reduced`).
+ */
+async function inline(jpeg: Buffer, file: string, maxChars: number | undefined, d: EventStillDeps, base: string, made: string[]): Promise<{ jpeg: string; bytes: number; reduced?: true; width?: number }> {
+  const b64 = jpeg.toString('base64');
+  if (maxChars === undefined || b64.length <= maxChars) return { jpeg: b64, bytes: jpeg.length };
+  let last = b64;
+  let lastBytes = jpeg.length;
+  for (const width of INLINE_WIDTHS) {
+    const out = `${base}.inline-${width}.jpg`;
+    made.push(out);
+    await d.run({ name: 'snapshot.reduce', args: ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', '-i', file, '-vf', `scale='min(${width},iw)':-2`, '-frames:v', '1', '-q:v', '8', out], timeoutMs: ENCODE_TIMEOUT_MS });
+    const small = await fs.readFile(out);
+    last = small.toString('base64');
+    lastBytes = small.length;
+    if (last.length <= maxChars) return { jpeg: last, bytes: small.length, reduced: true, width };
+  }
+  // Still too large (a very detailed scene): the caller reports it as not fitting.
+  return { jpeg: last, bytes: lastBytes, reduced: true };
 }
 
 interface Source {

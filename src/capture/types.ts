@@ -125,6 +125,11 @@ export interface EventStillRequest {
   picture?: RawPicture;
   /** Normalised box of the object: an annotated copy with it drawn is kept beside the snapshot (card only). */
   box?: { x: number; y: number; w: number; h: number };
+  /**
+   * Without a card the picture travels inline (base64) in the event: at most this many base64
+   * characters. A larger one is re-encoded smaller (`reduced`) rather than left out.
+   */
+  maxInlineChars?: number;
 }
 
 /** The snapshot kept for an event. */
@@ -139,6 +144,8 @@ export interface EventStill {
   path?: string;
   /** Base64 JPEG, without a card. */
   jpeg?: string;
+  /** The inline picture was made smaller to fit in the event (without a card). */
+  reduced?: boolean;
   /** The copy with the box drawn on it (card only). */
   annotated?: { path: string; bytes: number };
 }

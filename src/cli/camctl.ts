@@ -5,6 +5,7 @@ import { patchFromPath } from '../config/merge.js';
 import { projectRoot } from '../core/paths.js';
 import { ControlClient, type Reply } from './client.js';
 import { formatLogLine, formatStatus, formatTimelineEntry } from './format.js';
+import { parseTime, runRecordingsGet } from './recordings.js';
 import { runUpdate } from './update.js';
 
 const USAGE = `camctl — talk to camd over its control socket
@@ -25,6 +26,8 @@ usage: camctl [--socket PATH] [--json] <command> [args]
   reboot
   factory-reset [--yes]          erase settings and credentials, then reboot
   update <manifest file|https URL> [--allow-downgrade]   install a signed release, with progress
+  recordings get --lens L --from T --to T -o FILE.ts   the recordings of [T, T] (epoch ms or ISO
+                                 date) joined into one MPEG-TS file (-o -: stdout)
   call <command> ['<json args>'] any command by name (see: camctl call commands)
 
 socket: --socket, else $CAMD_SOCKET, else /run/camd/camd.sock, else the sim board's var/sim/run/camd.sock
@@ -173,6 +176,14 @@ async function main(argv: string[]): Promise<number> {
     const allowDowngrade = takeBool(args, '--allow-downgrade');
     if (!args[1] || args.length > 2) throw new UsageError('usage: camctl update <manifest file|https URL> [--allow-downgrade]');
     return runUpdate(sock, args[1], allowDowngrade, json);
+  }
+  if (args[0] === 'recordings' && args[1] === 'get') {
+    const lens = take(args, '--lens');
+    const from = take(args, '--from');
+    const to = take(args, '--to');
+    const out = take(args, '-o') ?? take(args, '--output');
+    if (!lens || !from || !to || !out || args.length > 2) throw new UsageError('usage: camctl recordings get --lens L --from T --to T -o FILE.ts');
+    return runRecordingsGet(sock, lens, parseTime(from, '--from'), parseTime(to, '--to'), out, json);
   }
   if (args[0] === 'factory-reset') {
     const yes = takeBool(args, '--yes', '-y');

@@ -13,6 +13,7 @@ import type { OutRecord } from './outbox/record.js';
 import { Reachability } from './reachability.js';
 import type { CloudHealth } from './schema.js';
 import { Session } from './session.js';
+import { MqttPortImpl } from './mqtt-port.js';
 import { SettingsSync } from './settings-sync.js';
 import { redactDeep } from '../core/redact.js';
 import { StatePublisher } from './state-publisher.js';
@@ -56,6 +57,8 @@ export class CloudService implements Service {
   private reach!: Reachability;
   private health!: Throttle;
   private lastPubackAt: number | undefined;
+  /** ctx.ports.mqtt (mqtt-port.ts): the session fenced to the device's topic space. */
+  private port: MqttPortImpl | undefined;
   private readonly cleanups: (() => void)[] = [];
 
   constructor(private readonly ctx: Context) {
@@ -141,6 +144,8 @@ export class CloudService implements Service {
       graceMs: () => ctx.config.get().network.offlineGraceSeconds * 1000,
       describe: () => `cloud broker ${redactUrl(ctx.config.get().cloud.url)} unreachable${this.session.lastError ? `: ${this.session.lastError}` : ''}`,
     });
+    this.port = new MqttPortImpl({ topics: this.topics, serial: this.identity.serial, model: this.identity.model, session: this.session, log: this.log, discoveryPrefix: () => ctx.config.get().homeassistant.discoveryPrefix });
+    ctx.ports.mqtt = this.port;
     this.statePublisher.start();
     this.telemetry.start();
     this.settings.start();
@@ -151,6 +156,8 @@ export class CloudService implements Service {
 
   async stop(): Promise<void> {
     for (const c of this.cleanups.splice(0)) c();
+    if (this.ctx.ports.mqtt === this.port) delete this.ctx.ports.mqtt;
+    this.port?.clear();
     this.statePublisher?.stop();
     this.telemetry?.stop();
     this.settings?.stop();
@@ -191,6 +198,7 @@ export class CloudService implements Service {
     });
     this.pump.kick();
     this.publishHealth();
+    await this.port?.afterConnect();
   }
 
   private onDisconnected(): void {
@@ -202,6 +210,7 @@ export class CloudService implements Service {
   }
 
   private onMessage(msg: InboundMessage): void {
+    if (this.port?.dispatch(msg)) return;
     const work = msg.topic === this.topics.configDesired ? this.settings.handleDesired(msg) : this.router.handle(msg);
     work.catch((err: unknown) => this.log.error({ topic: msg.topic, err: errorMessage(err) }, 'inbound message handling failed'));
   }

@@ -108,12 +108,20 @@ export class Session {
     for (const w of this.slotWaiters.splice(0)) w.fail(new Error('not connected'));
   }
 
-  subscribe(filters: string[]): Promise<{ topic: string; qos: number }[]> {
+  subscribe(filters: string[], opts: { rap?: boolean } = {}): Promise<{ topic: string; qos: number }[]> {
     const client = this.client;
     if (!client || !this.connected) return Promise.reject(new Error('not connected'));
     // rap (retain as published): a command published with retain=true is seen as retained even
     // when it is forwarded live, so the rule "retained commands are never executed" holds always.
-    return client.subscribeAsync(Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const, rap: true }])));
+    const rap = opts.rap ?? true;
+    return client.subscribeAsync(Object.fromEntries(filters.map((topic) => [topic, { qos: 1 as const, rap }])));
+  }
+
+  /** For the MQTT port's subscribers (mqtt-port.ts). */
+  async unsubscribe(filters: string[]): Promise<void> {
+    const client = this.client;
+    if (!client || !this.connected) return;
+    await client.unsubscribeAsync(filters);
   }
 
   /** Drop the current connection (e.g. the broker refused a publish) and reconnect with backoff. */

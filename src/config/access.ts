@@ -23,6 +23,7 @@ export const SETTINGS_ACCESS: readonly SettingRule[] = [
   { path: 'indicator', access: 'cloud', why: 'owners may switch the status LED off; the solid blue of a live view shows regardless' },
   { path: 'cloud', access: 'local', why: 'where and how the camera connects (broker URL, plaintext, topics): a compromised backend must not move or weaken its own link' },
   { path: 'live', access: 'local', why: 'plaintext and local-network push/talk targets widen where the camera connects' },
+  { path: 'rtsp', access: 'local', why: 'the RTSP stream opens a listening port on the LAN: a compromised backend must not open it' },
   { path: 'network', access: 'cloud', why: 'the choice between the links the owner set up; adds no network' },
   { path: 'update', access: 'local', why: 'how a new release is tried: a compromised backend must not shorten the trial that rolls a bad release back' },
   { path: 'health', access: 'cloud', why: 'sampling interval only' },
@@ -34,6 +35,7 @@ export const SETTINGS_ACCESS: readonly SettingRule[] = [
   { path: 'audio', access: 'cloud', why: 'deterrents, bounded in on-time whatever the setting' },
   { path: 'alarm', access: 'cloud', why: 'alarm duration (bounded by the schema) and maintenance mode' },
   { path: 'ptz', access: 'cloud', why: 'operating the camera (presets, patrol, calibration)' },
+  { path: 'homeassistant', access: 'local', why: 'discovery and raw pictures widen what the camera publishes and to whom (every client of the broker)' },
 ];
 
 /** The rule for one dotted path (longest prefix), or undefined for a path no rule covers. */

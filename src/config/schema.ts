@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -110,6 +111,25 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The local RTSP stream for NVRs (src/rtsp/): off by default; it opens a listening port on the
+     * LAN, so only the local shell may change it (src/config/access.ts). The credentials are in the
+     * secrets file (`rtsp`), made on first enable.
+     */
+    rtsp: z
+      .object({
+        enabled: z.boolean().default(false).describe('serve rtsp://<address>:<port>/wide and /ptz (Digest auth) to NVRs on the LAN'),
+        port: z.number().int().min(1024).max(65535).default(8554).describe('TCP port; the systemd drop-in camd-rtsp.conf must allow the same one'),
+        bindAddress: z
+          .string()
+          .max(64)
+          .refine((s) => s === '' || isIP(s) !== 0, 'an IP address, or empty for the active link\'s address')
+          .default('')
+          .describe("address to listen on; empty = the active network link's; 0.0.0.0 or :: only when set on purpose"),
+        maxClients: z.number().int().min(1).max(8).default(4).describe('RTSP connections at a time'),
+      })
+      .strict()
+      .prefault({}),
     network: z
       .object({
         preferWired: z.boolean().default(true),
@@ -166,6 +186,10 @@ export const ConfigSchema = z
         audio: z.boolean().default(false),
         /** Delete the oldest recordings when free space on the card falls below this share. */
         minFreePercent: z.number().int().min(1).max(50).default(10),
+        /** Time-based retention beside the free-space rule: recordings and stills older than this many days are deleted; 0 = off. */
+        retainDays: z.number().int().min(0).max(3650).default(0).describe('delete recordings older than this many days; 0 = keep until space runs out'),
+        /** Bound of one `recordings.upload` (the concatenated segments): a range that asks for more is refused before anything is sent. */
+        uploadMaxBytes: z.number().int().min(64 * 1024).max(8 * 1024 * 1024 * 1024).default(512 * 1024 * 1024).describe('largest clip recordings.upload sends, in bytes'),
       })
       .strict()
       .prefault({}),
@@ -205,6 +229,20 @@ export const ConfigSchema = z
         timeoutSeconds: z.number().int().min(5).max(900).default(60),
         /** Installation/maintenance mode: detections never switch the spotlight, strobes or siren on (someone is at the camera). */
         maintenance: z.boolean().default(false).describe('installation/maintenance mode: no automatic lights or siren'),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Home Assistant MQTT discovery (src/homeassistant): the camera announces its entities under
+     * the discovery prefix and publishes its pictures as raw JPEGs. It widens what the device
+     * publishes, so only the local shell may change it (src/config/access.ts).
+     */
+    homeassistant: z
+      .object({
+        enabled: z.boolean().default(false).describe('announce the camera to Home Assistant (MQTT discovery) and publish pictures as JPEG'),
+        discoveryPrefix: z.string().regex(/^[a-z0-9_-]{1,64}$/).default('homeassistant').describe("Home Assistant's discovery prefix"),
+        /** Pictures are bulky and only the latest matters: not retained unless asked (README "Home Assistant"). */
+        retainPictures: z.boolean().default(false).describe('publish the pictures retained (a new subscriber sees the latest at once)'),
       })
       .strict()
       .prefault({}),
@@ -271,6 +309,11 @@ export const SecretsSchema = z
     /** TLS for live pushes and talk URLs: a CA (PEM file) trusted besides the system CAs. */
     media: z
       .object({ caFile: z.string().optional() })
+      .strict()
+      .optional(),
+    /** The local RTSP stream's login (src/rtsp/), random per device, made on first enable; shown by `camctl call rtsp.info`. */
+    rtsp: z
+      .object({ username: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), password: z.string().min(16).max(128) })
       .strict()
       .optional(),
     mqtt: z

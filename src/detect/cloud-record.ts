@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
 import type { EventStill, EventStillRequest } from '../capture/types.js';
-import type { ClipRef, DetectionEpisode, EpisodeClip } from '../domain/episode.js';
+import type { ClipRef, DetectionEpisode, DetectionPicture, EpisodeClip } from '../domain/episode.js';
 import type { LensName } from '../domain/types.js';
 import type { CameraEvent } from '../state/bus.js';
 import type { Picture } from './types.js';
@@ -48,6 +48,8 @@ export interface CloudRecordDeps {
   /** The event's picture (capture's ctx.ports.stills); rejects with the reason there is none. */
   snapshot(req: EventStillRequest): Promise<EventStill>;
   emit(e: CameraEvent): void;
+  /** The start's picture as soon as it is taken (bus `detection.picture`), for those who want the picture, not the record. */
+  picture?(p: DetectionPicture): void;
   /** Frame ts → record emitted, for start/update records. */
   latency(lens: LensName, ms: number): void;
 }
@@ -111,12 +113,12 @@ export class CloudRecords {
       lastSeen: e.lastSeen,
       clip,
     };
-    if (e.phase === 'start') Object.assign(data, await this.snapshot({ lens: e.lens, eventId: id, ts: e.ts, box: e.box, ...(picture ? { picture } : {}) }));
+    if (e.phase === 'start') Object.assign(data, await this.snapshot({ lens: e.lens, eventId: id, ts: e.ts, box: e.box, maxInlineChars: this.inlineJpegMax, ...(picture ? { picture } : {}) }, e));
     if (e.phase === 'end') data.reason = e.reason ?? 'gone';
     return { id, ts: e.ts, kind: 'detection', type: `${e.type}.${e.phase}`, lens: e.lens, data };
   }
 
-  private async snapshot(req: EventStillRequest): Promise<Record<string, unknown>> {
+  private async snapshot(req: EventStillRequest, e: DetectionEpisode): Promise<Record<string, unknown>> {
     let timer: TimerHandle | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = this.deps.clock.setTimeout(() => resolve('timeout'), SNAPSHOT_TIMEOUT_MS)));
     let r: EventStill | 'timeout';
@@ -128,6 +130,8 @@ export class CloudRecords {
       this.deps.clock.clearTimeout(timer);
     }
     if (r === 'timeout') return { snapshotError: `no snapshot within ${SNAPSHOT_TIMEOUT_MS} ms` };
+    // Whatever its size: the event's inline bound below is the cloud record's, not the picture's.
+    if (r.path || r.jpeg) this.deps.picture?.({ lens: e.lens, type: e.type, episodeId: e.id, ts: r.ts, ...(r.path ? { path: r.path } : { jpeg: r.jpeg }) });
     const out: Record<string, unknown> = { ts: r.ts, bytes: r.bytes, source: r.source };
     if (r.width !== undefined) Object.assign(out, { width: r.width, height: r.height });
     if (r.path) out.path = r.path;
@@ -136,6 +140,7 @@ export class CloudRecords {
       return { snapshot: out, snapshotError: `no card in use to keep the snapshot, and at ${r.jpeg.length} base64 bytes it does not fit in the event (max ${this.inlineJpegMax})` };
     }
     if (r.annotated) out.annotated = r.annotated;
+    if (r.reduced) out.reduced = true;
     return { snapshot: out };
   }
 }

@@ -74,6 +74,7 @@ export class DetectionService implements Service {
       maxEventBytes: this.opts.maxEventBytes,
       snapshot: (req) => (ctx.ports.stills ? ctx.ports.stills.forEvent(req) : Promise.reject(new CamdError('unavailable', 'capture is not running', 'lens'))),
       emit: (e) => ctx.bus.emit('camera.event', e),
+      picture: (p) => ctx.bus.emit('detection.picture', p),
       latency: (lens, ms) => this.lanes.get(lens)?.recordLatency(ms),
     });
     ctx.bus.on(this, 'recording.clip', (c) => this.records.onClip(c));

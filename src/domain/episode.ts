@@ -76,8 +76,27 @@ export interface DetectionTrack {
   ts: number;
 }
 
+/**
+ * The picture of an episode's start, the moment detection has it (before the cloud record that
+ * carries it is built): for consumers of the picture itself (Home Assistant's image topic), so
+ * none of them reads the cloud's record format. Exactly one of `path` / `jpeg`.
+ */
+export interface DetectionPicture {
+  lens: LensName;
+  type: DetectionType;
+  episodeId: string;
+  /** When the picture was taken (epoch ms). */
+  ts: number;
+  /** On the card, relative to its mount point. */
+  path?: string;
+  /** Base64 JPEG (no card in use). */
+  jpeg?: string;
+}
+
 declare module '../state/bus.js' {
   interface BusEvents {
+    /** An episode start's picture (detect/cloud-record.ts), emitted when the snapshot is taken. */
+    'detection.picture': DetectionPicture;
     /** A detection episode starts, changes or ends (emitted by the detection service at once). */
     'detection.episode': DetectionEpisode;
     /** A confirmed object of an open episode, per inference that saw it (PTZ follow steers by it). */

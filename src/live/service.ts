@@ -327,7 +327,7 @@ export class LiveService implements Service {
     const t = this.talk;
     this.ctx.state.batch(() => {
       this.ctx.state.set('live', { sessions, talk: t ? { url: t.redacted, since: t.since, suspended: t.suspended, ...(t.pid ? { pid: t.pid } : {}) } : null });
-      this.ctx.state.set('liveViewers', sessions.length);
+      this.ctx.state.setViewers('live', sessions.length);
     });
   }
 

@@ -3,6 +3,9 @@ import { redactUrl } from '../core/redact.js';
 import { classifyAddress, resolveHost, systemResolver, type Resolver } from './address.js';
 import { parseMediaUrl, PUSH_PROTOCOLS, TALK_PROTOCOLS } from './url.js';
 
+/** http is accepted by the parser only so that the plaintext rule refuses it by name. */
+const UPLOAD_PROTOCOLS = ['https:', 'http:'] as const;
+
 /**
  * The media URL policy: what a URL handed to `live.start`, `talk.start` (or anything else that
  * makes an ffmpeg child open a URL) may make the camera do. The cloud may choose where video goes
@@ -26,7 +29,8 @@ import { parseMediaUrl, PUSH_PROTOCOLS, TALK_PROTOCOLS } from './url.js';
  *    caller's query down to them.
  */
 
-export type MediaUse = 'push' | 'talk';
+/** `upload`: an HTTPS PUT of a recorded clip by camd itself (src/storage/upload.ts), not ffmpeg. */
+export type MediaUse = 'push' | 'talk' | 'upload';
 
 interface SchemeRule {
   /** TLS whose server certificate and name ffmpeg checks when given `-tls_verify 1` (measured). */
@@ -216,7 +220,7 @@ export interface MediaTarget {
  * the policy refuses.
  */
 export function inspectMediaUrl(raw: string, use: MediaUse, settings: MediaPolicySettings): MediaTarget {
-  const url = parseMediaUrl(raw, use === 'push' ? PUSH_PROTOCOLS : TALK_PROTOCOLS, { allowFile: use === 'talk' && settings.allowFile });
+  const url = parseMediaUrl(raw, use === 'push' ? PUSH_PROTOCOLS : use === 'upload' ? UPLOAD_PROTOCOLS : TALK_PROTOCOLS, { allowFile: use === 'talk' && settings.allowFile });
   if (url.protocol === 'file:') return { url, redacted: redactUrl(url), verifyTls: false, plaintext: false, protocols: ['file'] };
   const rule = SCHEMES[url.protocol]!;
   const scheme = url.protocol.replace(':', '');
@@ -229,13 +233,15 @@ export function inspectMediaUrl(raw: string, use: MediaUse, settings: MediaPolic
   if (rule.needsPort && !url.port) throw new CamdError('invalid_args', `url: ${scheme} needs a port`, 'url');
   checkQuery(url, rule);
   const plaintext = rule.plaintext(url);
-  if (plaintext && !settings.allowPlaintext) {
+  // Clips go over https only, whatever live.allowPlaintext says: the uploader speaks nothing else.
+  if (plaintext && (use === 'upload' || !settings.allowPlaintext)) {
     const why =
       url.protocol === 'rtsps:'
         ? "rtsps is treated as plaintext: ffmpeg's RTSP client cannot verify the server's certificate"
         : url.protocol === 'srt:'
           ? 'srt without a passphrase is not encrypted'
           : `${scheme} is not encrypted`;
+    if (use === 'upload') throw forbidden('plaintext', `${why}; clips are uploaded over https only`);
     throw forbidden('plaintext', `${why}; use ${use === 'push' ? 'rtmps, or srt with a passphrase' : 'https, rtmps, or srt with a passphrase'} (live.allowPlaintext is off)`);
   }
   return { url, redacted: redactUrl(url), verifyTls: rule.verifiedTls, plaintext, protocols: rule.protocols };

@@ -91,6 +91,8 @@ export class StateStore {
   private readonly listeners = new OwnedListeners<Listener>();
   private batchDepth = 0;
   private pending = new Set<StateKey>();
+  /** Live viewers by source (`live` pushes, `rtsp` clients): liveViewers is their sum. */
+  private readonly viewers = new Map<string, number>();
 
   constructor(initial: CamState) {
     this.state = initial;
@@ -106,6 +108,18 @@ export class StateStore {
     this.state = { ...this.state, [key]: value };
     this.pending.add(key);
     if (this.batchDepth === 0) this.flush();
+  }
+
+  /**
+   * One source's count of live viewers. Several features serve viewers (live pushes, RTSP
+   * clients); each reports its own count here so none overwrites another's, and
+   * state.liveViewers (the LED's solid blue) is the sum.
+   */
+  setViewers(source: string, n: number): void {
+    this.viewers.set(source, n);
+    let sum = 0;
+    for (const v of this.viewers.values()) sum += v;
+    this.set('liveViewers', sum);
   }
 
   update<K extends StateKey>(key: K, fn: (prev: CamState[K]) => CamState[K]): void {

@@ -106,3 +106,42 @@ async function stillFiles(dir: string): Promise<{ path: string; size: number; mt
   }
   return out;
 }
+
+export interface AgeRetentionResult {
+  deletedRecordings: number;
+  deletedStills: number;
+  freedBytes: number;
+}
+
+/**
+ * Time-based retention (`recording.retainDays`): every recording that *ended* before `cutoff`
+ * (epoch ms), and every still last written before it, is deleted. A recording that runs past the
+ * cutoff is kept whole — it still holds footage younger than the limit. Only days up to the
+ * cutoff's day are read (a segment is filed under the day it starts), so a pass over a card of
+ * fresh recordings reads one directory listing per lens.
+ */
+export async function runAgeRetention(index: RecordingIndex, lenses: readonly LensName[], cutoff: number): Promise<AgeRetentionResult> {
+  const res: AgeRetentionResult = { deletedRecordings: 0, deletedStills: 0, freedBytes: 0 };
+  const lastDay = new Date(cutoff).toISOString().slice(0, 10);
+  for (const lens of lenses) {
+    for (const day of await index.days(lens)) {
+      if (day > lastDay) break; // days() is sorted
+      const old = (await index.readDay(lens, day)).filter((e) => e.end < cutoff);
+      if (old.length === 0) continue;
+      res.freedBytes += await index.remove(lens, day, new Set(old.map((e) => e.file)));
+      res.deletedRecordings += old.length;
+    }
+  }
+  for (const root of index.layout.stillsRoots) {
+    for (const dir of await stillDayDirs(root)) {
+      if (dir.day > lastDay) continue;
+      for (const f of await stillFiles(dir.path)) {
+        if (f.mtimeMs >= cutoff) continue;
+        await fs.rm(f.path, { force: true });
+        res.freedBytes += f.size;
+        res.deletedStills++;
+      }
+    }
+  }
+  return res;
+}

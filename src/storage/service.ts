@@ -13,7 +13,11 @@ import { forgetCard, initialiseCard } from './initialise.js';
 import { ownerRecordFile } from '../domain/card-layout.js';
 import { RecordingIndex } from './recording-index.js';
 import { Recorder } from './recorder.js';
-import { bytesToFree, runRetention } from './retention.js';
+import { bytesToFree, runAgeRetention, runRetention } from './retention.js';
+import { openClip, planClip } from './clip.js';
+import { ClipUploads } from './upload.js';
+import { checkMediaUrl } from '../live/url-policy.js';
+import { sleepGate } from '../state/sleep-gate.js';
 import type { StorageState } from './types.js';
 import { KeepPolicy } from './windows.js';
 import '../capture/types.js';
@@ -25,6 +29,9 @@ const WRITE_TEST_MS = 30_000;
 const FAULT = 'storage.card';
 /** Free a little more than the threshold so retention does not run at every segment. */
 const HYSTERESIS_PERCENT = 2;
+/** Time-based retention looks at the card this often (and at once when the setting changes). */
+const AGE_RETENTION_MS = 60_000;
+const DAY_MS = 86_400_000;
 
 /**
  * The microSD card: its lifecycle (absent / not-initialised / in-use / full / error), initialise,
@@ -63,6 +70,8 @@ export class StorageService implements Service {
   private initialising = false;
   private readonly tokens: ConfirmationTokens;
   private readonly unsubs: (() => void)[] = [];
+  private readonly uploads: ClipUploads;
+  private lastAgeRetention = -Infinity;
 
   constructor(private readonly ctx: Context) {
     this.log = ctx.log('storage');
@@ -71,6 +80,15 @@ export class StorageService implements Service {
     this.policy = new KeepPolicy(() => {
       const r = ctx.config.get().recording;
       return { mode: r.mode, preRollMs: r.preRollSeconds * 1000, postRollMs: r.postRollSeconds * 1000 };
+    });
+    this.uploads = new ClipUploads({
+      log: this.log,
+      now: () => ctx.clock.now(),
+      state: { get: () => ctx.state.get().clipUpload, set: (st) => ctx.state.set('clipUpload', st) },
+      event: (type, data) => this.event(type, data),
+      // The CA live pushes and talk trust: clips go to the same media backend.
+      caFile: () => ctx.secrets.get().media?.caFile,
+      publicOnly: () => !ctx.config.get().live.allowLocalTargets,
     });
     this.recorder = new Recorder({
       policy: this.policy,
@@ -96,7 +114,18 @@ export class StorageService implements Service {
       ctx.bus.emit('recording.clip', clip);
       return kept?.then(() => this.publishRecording());
     });
-    this.unsubs.push(ctx.config.onChange(this, (_c, paths) => paths.some((p) => p.startsWith('recording.')) && this.check('settings changed', false)));
+    this.unsubs.push(
+      ctx.config.onChange(this, (_c, paths) => {
+        if (paths.includes('recording.retainDays')) this.lastAgeRetention = -Infinity;
+        if (paths.some((p) => p.startsWith('recording.'))) void this.check('settings changed', false);
+      }),
+    );
+    // Sleep is privacy: no video leaves the camera while it sleeps, recorded or not (README).
+    this.unsubs.push(
+      sleepGate(ctx).onChange((asleep) => {
+        if (asleep) void this.uploads.cancel('the camera went to sleep (privacy mode)');
+      }),
+    );
     ctx.factoryReset.register(this, 'card-marker', () => this.forgetCard());
     this.registerCommands();
     await this.check('start', true);
@@ -107,6 +136,7 @@ export class StorageService implements Service {
 
   async stop(): Promise<void> {
     for (const u of this.unsubs.splice(0)) u();
+    await this.uploads.cancel('camd is stopping');
     this.ctx.clock.clearInterval(this.pollTimer);
     this.ctx.clock.clearInterval(this.tickTimer);
     await this.probing;
@@ -164,6 +194,21 @@ export class StorageService implements Service {
         } catch (err) {
           status = 'error';
           reason = `retention failed: ${errorMessage(err)}`;
+        }
+      }
+      const retainDays = ctx.config.get().recording.retainDays;
+      if (retainDays > 0 && status === 'in-use' && now - this.lastAgeRetention >= AGE_RETENTION_MS) {
+        this.lastAgeRetention = now;
+        try {
+          const r = await runAgeRetention(this.index, LENSES, now - retainDays * DAY_MS);
+          if (r.deletedRecordings || r.deletedStills) {
+            lastRetention = { at: now, ...r };
+            this.log.info({ retainDays, ...r }, 'retention: recordings older than the limit deleted');
+            this.event('card.retention', { reason: 'age', retainDays, ...r });
+          }
+        } catch (err) {
+          // Not a card fault by itself: the next write test tells whether the card is at fault.
+          this.log.warn({ err: errorMessage(err) }, 'time-based retention failed');
         }
       }
       // Room on the card: segments a full card could not take are kept now.
@@ -291,6 +336,39 @@ export class StorageService implements Service {
         if (f > t) throw new CamdError('invalid_args', '"from" is after "to"', 'from');
         const index = this.usableIndex();
         return { lens, from: f, to: t, ...(await index.list(lens, f, t, limit)) };
+      },
+    });
+    ctx.commands.register(this, {
+      name: 'recordings.upload',
+      access: 'cloud',
+      summary: 'send the recordings of one lens overlapping [from, to] (epoch ms), joined as one MPEG-TS, with an HTTPS PUT to a presigned url; answers at once with the upload id and size, progress in state.clipUpload',
+      args: z.object({ lens: Lens, from: z.number().int().min(0), to: z.number().int().min(0), url: z.string().min(1).max(4096) }).strict(),
+      handler: async ({ lens, from, to, url }) => {
+        if (sleepGate(ctx).asleep()) throw new CamdError('unavailable', 'the camera is in sleep mode (privacy): no clip leaves it', 'lens');
+        if (this.uploads.busy) throw new CamdError('busy', 'an upload is running; one at a time (recordings.upload.cancel stops it)');
+        const { allowLocalTargets } = ctx.config.get().live;
+        // The media URL policy as live view has it; plaintext is refused for uploads whatever the setting.
+        const target = await checkMediaUrl(url, 'upload', { allowPlaintext: false, allowLocalTargets });
+        const plan = await planClip(this.usableIndex(), lens, from, to, ctx.config.get().recording.uploadMaxBytes);
+        return { lens, ...(await this.uploads.start(await openClip(plan), target)) };
+      },
+    });
+    ctx.commands.register(this, {
+      name: 'recordings.upload.cancel',
+      access: 'cloud',
+      summary: 'stop the running recordings.upload',
+      args: z.object({}).strict(),
+      handler: async () => ({ cancelled: (await this.uploads.cancel('cancelled by recordings.upload.cancel')) ?? null }),
+    });
+    ctx.commands.register(this, {
+      name: 'recordings.clip',
+      access: 'local',
+      summary: 'the recording files of one lens overlapping [from, to] (epoch ms), oldest first, for camctl recordings get',
+      args: z.object({ lens: Lens, from: z.number().int().min(0), to: z.number().int().min(0) }).strict(),
+      handler: async ({ lens, from, to }) => {
+        // Local: bounded only by the card; the owner at the shell writes where they choose.
+        const plan = await planClip(this.usableIndex(), lens, from, to, Number.MAX_SAFE_INTEGER);
+        return { lens, from, to, start: plan.start, end: plan.end, total: plan.total, files: plan.segments.map((s) => ({ path: s.path, bytes: s.bytes, start: s.start, end: s.end })) };
       },
     });
     ctx.commands.register(this, {

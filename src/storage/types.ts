@@ -1,6 +1,7 @@
 import type { LensName } from '../../board/schema.js';
 import type { CardStatus } from './card.js';
 import type { RecordReason } from './recording-index.js';
+import type { ClipUploadState } from './upload.js';
 import type { RecordingMode } from './windows.js';
 
 /** State slice `storage`: what the app shows for the microSD card. */
@@ -44,5 +45,7 @@ declare module '../state/store.js' {
   interface CamState {
     storage?: StorageState;
     recording?: RecordingState;
+    /** The running or the last `recordings.upload` (src/storage/upload.ts). */
+    clipUpload?: ClipUploadState;
   }
 }

@@ -109,6 +109,26 @@ describe('event still', () => {
     await expect(keepEventStill({ lens: 'wide', eventId: 'ev5', ts: T0 }, deps())).rejects.toThrow(/latest picture is 4 s from the event/);
   });
 
+  it('no card and a picture too big for the event: re-encoded smaller until it fits, and said so', async () => {
+    // A noisy 1280x720 frame: its JPEG is far larger than an event carries.
+    const width = 1280;
+    const height = 720;
+    const data = new Uint8Array(width * height * 3);
+    let x = 7;
+    for (let i = 0; i < data.length; i++) data[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    const s = await keepEventStill({ lens: 'wide', eventId: 'ev8', ts: T0, picture: { width, height, data, ts: T0 }, maxInlineChars: 28_000 }, deps());
+    expect(s.reduced).toBe(true);
+    expect(s.jpeg!.length).toBeLessThanOrEqual(28_000);
+    expect(s.width).toBeLessThan(width);
+    expect(s.height! / s.width!).toBeCloseTo(height / width, 1);
+    const file = join(dir, 'run', 'small.jpg');
+    await fs.writeFile(file, Buffer.from(s.jpeg!, 'base64'));
+    expect(look(file).width).toBe(s.width);
+    // Small enough already: sent as it is.
+    const ok = await keepEventStill({ lens: 'wide', eventId: 'ev9', ts: T0, picture: picture(), maxInlineChars: 28_000 }, deps());
+    expect(ok.reduced).toBeUndefined();
+  });
+
   it('nothing at all: a precise error; a picture of the wrong size is refused before ffmpeg runs', async () => {
     await expect(keepEventStill({ lens: 'ptz', eventId: 'ev6', ts: T0 }, deps())).rejects.toThrow('no picture from the ptz lens yet');
     const bad = { ...picture(), data: new Uint8Array(10) };

@@ -152,7 +152,7 @@ describe('assemble.sh', () => {
     const names = list.split('\n').filter(Boolean).map((l) => l.split(/\s+/).at(-1)!);
     const p = 'camd-1.2.3-test.1/';
     for (const f of [
-      'release.json', 'package.json', 'package-lock.json', 'bin/camd', 'bin/camctl', 'bin/camd-setup-board', 'bin/camd-boot-guard', 'runtime/bin/node',
+      'release.json', 'package.json', 'package-lock.json', 'bin/camd', 'bin/camctl', 'bin/camd-setup-board', 'bin/camd-boot-guard', 'share/rtsp/camd-rtsp.py', 'runtime/bin/node',
       'dist/src/main.js', 'board/sim.json', 'src/detect/models/FastestDet.onnx', 'src/detect/models/FastestDet.LICENSE.md',
       'src/detect/models/coco.names', 'systemd/camd.service', 'systemd/camd.sysusers', 'systemd/camd.default', 'share/config-defaults.json',
     ]) {
