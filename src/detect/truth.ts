@@ -61,7 +61,8 @@ export interface PerInference {
   emptyAbove: number;
 }
 
-export interface ClassScore {
+/** Episode-against-range counts: one clip's (ClassScore) or pooled over clips (ClassSummary). */
+interface EpisodeCounts {
   ranges: number;
   episodes: number;
   matchedRanges: number;
@@ -74,13 +75,16 @@ export interface ClassScore {
   merges: number;
   precision: number | null;
   recall: number | null;
+  meanDelayS: number | null;
+  maxDelayS: number | null;
+}
+
+export interface ClassScore extends EpisodeCounts {
   /**
    * Per matched range, in range order: start event of its first episode − first labelled
    * frame, seconds. Ranges whose first episode began before them (a merge) have none.
    */
   delaysS: number[];
-  meanDelayS: number | null;
-  maxDelayS: number | null;
   /** Objects only; null for change. Counts, not an episode figure (see above). */
   perInference: PerInference | null;
 }
@@ -183,21 +187,10 @@ export function scoreClip(run: ClipRun, truth: ClipTruth, toleranceS = DEFAULT_T
   return out;
 }
 
-export interface ClassSummary {
+/** Precision and recall pooled over all clips' episodes / ranges (a clip with many ranges weighs more). */
+export interface ClassSummary extends EpisodeCounts {
   clips: number;
-  ranges: number;
-  episodes: number;
-  matchedRanges: number;
-  matchedEpisodes: number;
-  falseEpisodes: number;
-  splits: number;
-  merges: number;
-  /** Pooled over all clips' episodes / ranges (a clip with many ranges weighs more). */
-  precision: number | null;
-  recall: number | null;
-  meanDelayS: number | null;
   medianDelayS: number | null;
-  maxDelayS: number | null;
 }
 
 /** Pools per-clip scores into one line per class. */

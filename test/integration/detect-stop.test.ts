@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { bootSim, MEDIA } from '../harness/boot.js';
+import { bootSim, MEDIA, type BootedSim } from '../harness/boot.js';
 import { waitFor } from '../harness/daemon.js';
 import { planCrops } from '../../src/detect/crops.js';
 import { DetectorHost } from '../../src/detect/detector-host.js';
@@ -119,6 +119,40 @@ describe('the detector host and fake timers', () => {
   }, 120_000);
 });
 
+/** A busy in-process supervisor (every default service) whose log the test reads. */
+async function bootBusy(dir: string): Promise<{ b: BootedSim; log: () => string }> {
+  mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'data', 'config.json'), JSON.stringify(BUSY_CONFIG));
+  let log = '';
+  const logDestination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      log += chunk.toString();
+      done();
+    },
+  });
+  const b = await bootSim({ dir, board: busyBoard(dir), logDestination, logLevel: 'info' });
+  return { b, log: () => log };
+}
+
+/**
+ * Resolves the moment the next inference is handed to a worker (a run is in flight), after
+ * `then` ran on that host: a busy machine must not decide whether anything is in flight.
+ */
+function nextRunInFlight(then: (host: DetectorHost) => void = () => undefined): Promise<void> {
+  const original = DetectorHost.prototype.detect;
+  return new Promise<void>((resolve) => {
+    const spy = vi.spyOn(DetectorHost.prototype, 'detect').mockImplementation(function (this: DetectorHost, req) {
+      const res = original.call(this, req);
+      if (res && this.inFlight > 0) {
+        spy.mockRestore();
+        then(this);
+        resolve();
+      }
+      return res;
+    });
+  });
+}
+
 describe('in-process supervisors (test/harness/boot.ts) stopped while the detector runs', () => {
   it('dispose() with inferences in flight: they are answered, no worker thread is left, the fork lives on', async () => {
     const wanted = 2;
@@ -126,39 +160,20 @@ describe('in-process supervisors (test/harness/boot.ts) stopped while the detect
     while (stops.filter((n) => n > 0).length < wanted && stops.length < 8) {
       const dir = mkdtempSync(join(tmpdir(), 'camd-stop-in-'));
       try {
-        mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-        writeFileSync(join(dir, 'data', 'config.json'), JSON.stringify(BUSY_CONFIG));
-        let log = '';
-        const logDestination = new Writable({
-          write(chunk: Buffer, _enc, done) {
-            log += chunk.toString();
-            done();
-          },
-        });
         // The whole default service set, as most in-process tests boot it.
-        const b = await bootSim({ dir, board: busyBoard(dir), logDestination, logLevel: 'info' });
+        const { b, log: logged } = await bootBusy(dir);
         try {
           await waitFor(async () => {
             const r = await b.sup.commands.execute('detection.get', {}, { source: 'local' });
             const st = (r.ok ? r.result : undefined) as DetectionState | undefined;
             return st?.model.status === 'ready' && (st.lenses.wide?.inferences ?? 0) >= 2 && (st.lenses.ptz?.inferences ?? 0) >= 2;
           }, 30_000, 100);
-          // Stop the moment the next inference is handed to the worker, not at a random time: a
-          // busy machine must not decide whether anything is in flight at the stop.
-          const original = DetectorHost.prototype.detect;
-          await new Promise<void>((resolve) => {
-            const spy = vi.spyOn(DetectorHost.prototype, 'detect').mockImplementation(function (this: DetectorHost, req) {
-              const res = original.call(this, req);
-              if (res && this.inFlight > 0) {
-                spy.mockRestore();
-                resolve();
-              }
-              return res;
-            });
-          });
+          // Stop the moment the next inference is handed to the worker, not at a random time.
+          await nextRunInFlight();
         } finally {
           await b.dispose();
         }
+        const log = logged();
         const stopped = detectorStopped(log);
         expect(stopped, 'the detector logs how it stopped').toBeDefined();
         stops.push(stopped!.inFlight);
@@ -178,17 +193,8 @@ describe('in-process supervisors (test/harness/boot.ts) stopped while the detect
 describe('a worker replaced while it runs (the keeper re-creates a failed host)', () => {
   it('the old thread finishes its run and ends, a new one takes over, nothing aborts (3 times)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'camd-restart-in-'));
-    let log = '';
-    const logDestination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        log += chunk.toString();
-        done();
-      },
-    });
     try {
-      mkdirSync(join(dir, 'data'), { recursive: true, mode: 0o700 });
-      writeFileSync(join(dir, 'data', 'config.json'), JSON.stringify(BUSY_CONFIG));
-      const b = await bootSim({ dir, board: busyBoard(dir), logDestination, logLevel: 'info' });
+      const { b, log: logged } = await bootBusy(dir);
       const detection = async (): Promise<DetectionState | undefined> => {
         const r = await b.sup.commands.execute('detection.get', {}, { source: 'local' });
         return (r.ok ? r.result : undefined) as DetectionState | undefined;
@@ -202,18 +208,7 @@ describe('a worker replaced while it runs (the keeper re-creates a failed host)'
           // The moment a run is handed to the worker, the host reports its worker failed: what
           // the keeper sees when a thread errors. The keeper then closes that host — whose
           // thread is still inside the run — and opens a new one.
-          const original = DetectorHost.prototype.detect;
-          await new Promise<void>((resolve) => {
-            const spy = vi.spyOn(DetectorHost.prototype, 'detect').mockImplementation(function (this: DetectorHost, req) {
-              const res = original.call(this, req);
-              if (res && this.inFlight > 0) {
-                spy.mockRestore();
-                (this as unknown as { worker: EventEmitter }).worker.emit('error', new Error(`test: worker failure ${cycle}`));
-                resolve();
-              }
-              return res;
-            });
-          });
+          await nextRunInFlight((host) => (host as unknown as { worker: EventEmitter }).worker.emit('error', new Error(`test: worker failure ${cycle}`)));
         }
         await waitFor(async () => (await detection())?.model.status === 'ready', 60_000, 100);
         expect((await detection())!.model.restarts).toBe(3);
@@ -224,8 +219,8 @@ describe('a worker replaced while it runs (the keeper re-creates a failed host)'
       }
       await new Promise((r) => setImmediate(r));
       expect(liveWorkers.size).toBe(0);
-      expect(log.match(/re-creating the object detector/g)).toHaveLength(3);
-      expect(log).not.toContain('did not stop cleanly');
+      expect(logged().match(/re-creating the object detector/g)).toHaveLength(3);
+      expect(logged()).not.toContain('did not stop cleanly');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
