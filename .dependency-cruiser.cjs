@@ -9,7 +9,7 @@
 //                               outputs (capture never reads them back)
 //   src/services.ts, main.ts    the composition root: the only place that names every feature
 // Type-only imports count: a type is a dependency on a module's meaning.
-const FEATURES = 'alarm|capture|cloud|detect|health|homeassistant|indicator|live|network|privacy|ptz|reset|rtsp|storage|update';
+const FEATURES = 'alarm|capture|cloud|daynight|detect|health|homeassistant|indicator|live|network|privacy|ptz|reset|rtsp|storage|time|update';
 const PLATFORM = 'core|domain|state|config|supervisor|commands|control|identity';
 
 module.exports = {

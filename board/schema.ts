@@ -15,6 +15,10 @@ const GpioLine = z
     /** Line offset on the chip (sysfs GPIO number for the onoff backend). */
     line: int(0, 4095),
     activeLow: z.boolean().default(false),
+    /** gpiod backend: the line's chip when not `gpio.chip` (name, number, /dev path or label). */
+    chip: z.string().min(1).optional(),
+    /** gpiod backend: pull resistor set by the kernel; sysfs (onoff) cannot set one. */
+    bias: z.enum(['as-is', 'disable', 'pull-up', 'pull-down']).default('as-is'),
   })
   .strict();
 
@@ -130,8 +134,13 @@ export const BoardSchema = z
     ]),
     gpio: z
       .object({
-        /** `onoff` = legacy sysfs (/sys/class/gpio, CONFIG_GPIO_SYSFS); `sim` = simulated twin. */
-        backend: z.enum(['sim', 'onoff']),
+        /**
+         * `gpiod` = the kernel's character device (/dev/gpiochipN) through Debian's gpiod tools;
+         * `onoff` = legacy sysfs (/sys/class/gpio, CONFIG_GPIO_SYSFS); `sim` = simulated twin.
+         */
+        backend: z.enum(['sim', 'onoff', 'gpiod']),
+        /** gpiod backend: the chip of lines that name none (gpiochip0, 0, /dev/gpiochip0 or a label). */
+        chip: z.string().min(1).default('gpiochip0'),
       })
       .strict(),
     outputs: z
@@ -212,6 +221,8 @@ export const BoardSchema = z
         reboot: z.union([z.literal('self'), z.array(z.string().min(1)).min(1)]),
         /** argv that formats the card device (board); absent on the sim, where the card is a directory. */
         formatCard: z.array(z.string().min(1)).min(1).optional(),
+        /** How camd learns whether the clock is NTP-synchronised; default `sim` on the sim board, else `timedatectl`. */
+        clock: z.enum(['sim', 'timedatectl', 'chrony']).optional(),
       })
       .strict(),
     network: z
@@ -255,15 +266,25 @@ export const BoardSchema = z
     for (const [name, dev] of Object.entries(b.i2c.devices)) {
       if (!(dev.bus in b.i2c.buses)) ctx.addIssue({ code: 'custom', message: 'names no bus in i2c.buses', path: ['i2c', 'devices', name, 'bus'] });
     }
-    const used = new Map<number, string>();
-    const lines: [string, number][] = [
-      ...Object.entries(b.outputs).flatMap(([k, v]) => ('line' in v ? [[`outputs.${k}`, v.line] as [string, number]] : [])),
-      ['inputs.reset', b.inputs.reset.line],
+    // A line is a (chip, offset) pair on the character device; sysfs numbers are global.
+    const gpiod = b.gpio.backend === 'gpiod';
+    const used = new Map<string, string>();
+    const lines: [string, { line: number; chip?: string; bias: string }][] = [
+      ...Object.entries(b.outputs).flatMap(([k, v]) => ('line' in v ? [[`outputs.${k}`, v] as [string, { line: number; chip?: string; bias: string }]] : [])),
+      ['inputs.reset', b.inputs.reset],
     ];
-    for (const [where, line] of lines) {
-      const other = used.get(line);
-      if (other) ctx.addIssue({ code: 'custom', message: `GPIO line ${line} is already used by ${other}`, path: where.split('.') });
-      used.set(line, where);
+    for (const [where, def] of lines) {
+      const key = gpiod ? `${def.chip ?? b.gpio.chip}:${def.line}` : String(def.line);
+      const other = used.get(key);
+      const on = gpiod ? ` on ${def.chip ?? b.gpio.chip}` : '';
+      if (other) ctx.addIssue({ code: 'custom', message: `GPIO line ${def.line}${on} is already used by ${other}`, path: where.split('.') });
+      used.set(key, where);
+      if (!gpiod && def.bias !== 'as-is') {
+        ctx.addIssue({ code: 'custom', message: `bias needs gpio.backend "gpiod": ${b.gpio.backend} cannot set a pull resistor`, path: [...where.split('.'), 'bias'] });
+      }
+      if (!gpiod && def.chip !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `chip needs gpio.backend "gpiod" (${b.gpio.backend} lines are global numbers)`, path: [...where.split('.'), 'chip'] });
+      }
     }
     const simOnly = b.backend === 'sim';
     if (simOnly !== (b.gpio.backend === 'sim') || simOnly !== (b.i2c.backend === 'sim') || simOnly !== (b.serial.backend === 'sim')) {

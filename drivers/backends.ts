@@ -1,6 +1,7 @@
 import type { Board } from '../board/schema.js';
 import type { PartName } from './devices/types.js';
 import { HardwareError } from './errors.js';
+import { openGpiodChip, type GpiodGpioChip } from './gpio/gpiod.js';
 import { openOnoffChip } from './gpio/onoff.js';
 import type { GpioChip } from './gpio/types.js';
 import { openI2cDevBus } from './i2c/i2c-bus.js';
@@ -100,9 +101,19 @@ async function realBackends(board: Board, opts: HardwareContext & HardwareOption
   if (opts.simFailParts?.length) log.warn({ simFailParts: opts.simFailParts }, 'simFailParts ignored on a hardware board');
   const gpioLog = opts.log('gpio');
   let chip: GpioChip | undefined;
+  let gpiod: GpiodGpioChip | undefined;
   let chipError: Error | undefined;
   try {
-    chip = await openOnoffChip({ onWatchError: (name, err) => gpioLog.warn({ line: name, err: err.message }, 'GPIO watch error') });
+    if (board.gpio.backend === 'gpiod') {
+      chip = gpiod = await openGpiodChip({
+        chip: board.gpio.chip,
+        clock: opts.clock,
+        onError: (name, err) => gpioLog.warn({ line: name, err: err.message }, 'GPIO line holder ended; restarting it'),
+      });
+      gpioLog.info({ backend: 'gpiod', chip: board.gpio.chip, diesWithDaemon: gpiod.diesWithDaemon }, 'GPIO character device');
+    } else {
+      chip = await openOnoffChip({ onWatchError: (name, err) => gpioLog.warn({ line: name, err: err.message }, 'GPIO watch error') });
+    }
   } catch (err) {
     chipError = err instanceof Error ? err : new Error(String(err));
   }
@@ -140,7 +151,9 @@ async function realBackends(board: Board, opts: HardwareContext & HardwareOption
       await runAll(closers.splice(0));
       await runAll([...ports.values()].map((p) => async () => (await p).close()));
       await runAll([...buses.values()].map((b) => async () => (await b).close()));
-      chip?.close();
+      // The gpiod chip's lines are child processes: wait until each has exited (line released).
+      if (gpiod) await gpiod.closeAndWait();
+      else chip?.close();
     },
   };
 }

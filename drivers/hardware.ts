@@ -46,14 +46,14 @@ class PartScope {
 
   out(key: OutputKey): DigitalOut {
     const def = this.board.outputs[key];
-    const line = this.backends.gpio().openOutput(key, def.line, { activeLow: def.activeLow });
+    const line = this.backends.gpio().openOutput(key, def.line, { activeLow: def.activeLow, bias: def.bias, chip: def.chip });
     this.track(key, line);
     return line;
   }
 
   input(key: keyof Board['inputs']): DigitalIn {
     const def = this.board.inputs[key];
-    const line = this.backends.gpio().openInput(key, def.line, { activeLow: def.activeLow, debounceMs: def.debounceMs });
+    const line = this.backends.gpio().openInput(key, def.line, { activeLow: def.activeLow, bias: def.bias, chip: def.chip, debounceMs: def.debounceMs });
     this.track(key, line);
     return line;
   }

@@ -1,5 +1,7 @@
 import { alarmService } from './alarm/service.js';
 import { captureService } from './capture/service.js';
+import { daynightService } from './daynight/service.js';
+import { timeService } from './time/service.js';
 import { liveService } from './live/service.js';
 import { storageService } from './storage/service.js';
 import { cloudService } from './cloud/service.js';
@@ -32,4 +34,4 @@ export const captureServices: ServiceFactory[] = [storageService, captureService
  * The services of one boot, in start order (stop runs in reverse). The control socket starts
  * first so `camctl status` works while the rest boots, and stops last.
  */
-export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, privacyService, cloudService, indicatorService, resetService, networkService, healthService, alarmService, ptzService, ...captureServices, rtspService, detectionService, updateService, homeassistantService];
+export const defaultServices: ServiceFactory[] = [controlServer, coreCommands, timeService, privacyService, cloudService, indicatorService, resetService, networkService, healthService, alarmService, daynightService, ptzService, ...captureServices, rtspService, detectionService, updateService, homeassistantService];

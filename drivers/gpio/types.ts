@@ -4,8 +4,14 @@
  */
 export type Level = 0 | 1;
 
+/** Pull resistor the kernel sets on the line (character-device backend only; sysfs has none). */
+export type Bias = 'as-is' | 'disable' | 'pull-up' | 'pull-down';
+
 export interface LineOptions {
   activeLow?: boolean;
+  bias?: Bias;
+  /** Character-device backend: the chip of this line when it is not the board's default. */
+  chip?: string;
 }
 
 export interface OutputOptions extends LineOptions {

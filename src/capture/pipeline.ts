@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { errorMessage } from '../core/errors.js';
+import { FFMPEG } from '../core/ffmpeg.js';
 import type { ChildRunner, ChildSpec } from '../supervisor/runner.js';
 import { captureArgs, needsReencode, type AudioSource, type CaptureArgsInput, type TapSettings } from './args.js';
 import type { RelayHub } from './relay.js';
@@ -135,7 +136,7 @@ export class LensPipeline {
     const self = this;
     this.runner = deps.spawnChild({
       name: `capture.${deps.lens}`,
-      command: 'ffmpeg',
+      command: FFMPEG,
       // Read at every (re)spawn by the runner: each run gets fresh segment names.
       get args(): readonly string[] {
         return self.nextRunArgs();

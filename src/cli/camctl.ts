@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { patchFromPath } from '../config/merge.js';
 import { projectRoot } from '../core/paths.js';
 import { ControlClient, type Reply } from './client.js';
-import { formatLogLine, formatStatus, formatTimelineEntry } from './format.js';
+import { formatLogLine, formatStatus, formatTimelineEntry, setDisplayZone } from './format.js';
 import { parseTime, runRecordingsGet } from './recordings.js';
 import { runUpdate } from './update.js';
 
@@ -203,6 +203,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const p = plan(args);
   const client = await ControlClient.connect(sock);
+  // Times people read are shown in device.timezone; --json output keeps the UTC epoch ms.
+  if (!json && (p.view !== undefined || p.cmd === 'logs.follow')) {
+    const tz = await client.request('config.get', { path: 'device.timezone' }).catch(() => undefined);
+    if (tz?.ok && typeof tz.result === 'string') setDisplayZone(tz.result);
+  }
   if (p.cmd === 'logs.follow' && !p.follow) {
     // Not following: print the backlog, then hang up.
     const lines: unknown[] = [];

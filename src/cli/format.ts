@@ -1,3 +1,5 @@
+import { formatInZone } from '../core/timezone.js';
+
 /** Plain-text views for a plain SSH terminal: no colour codes unless stdout is a TTY. */
 const tty = process.stdout.isTTY === true;
 const paint = (code: number) => (s: string) => (tty ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -22,6 +24,8 @@ export function formatStatus(st: Obj): string {
   const lines: string[] = [];
   const board = obj(st.board);
   lines.push(`camd on ${board.name} (${board.backend}) — ${st.lifecycle}, boot #${st.bootCount}, up ${ago(Number(st.uptimeMs))}`);
+  const clock = obj(st.clock);
+  if (st.clock) lines.push(`clock    ${formatInZone(now, zone)}${clock.synced ? '' : red(' — NOT SYNCHRONISED (times may be wrong)')}`);
   lines.push(...formatRelease(obj(st.release), obj(st.update), now));
   const led = obj(st.led);
   const ledColor = led.color === 'red' ? red : led.color === 'blue' ? blue : dim;
@@ -56,7 +60,7 @@ export function formatStatus(st: Obj): string {
     const f = obj(v);
     lines.push(`  ${red(k)} (${f.kind}) ${f.message} — since ${ago(now - Number(f.since))} ago`);
   }
-  const known = new Set(['release', 'update', 'now', 'board', 'lifecycle', 'bootCount', 'uptimeMs', 'led', 'network', 'config', 'outputs', 'hardwareFailures', 'services', 'children', 'faults', 'bootId', 'startedAt']);
+  const known = new Set(['clock', 'release', 'update', 'now', 'board', 'lifecycle', 'bootCount', 'uptimeMs', 'led', 'network', 'config', 'outputs', 'hardwareFailures', 'services', 'children', 'faults', 'bootId', 'startedAt']);
   for (const [k, v] of Object.entries(st)) {
     if (known.has(k)) continue;
     lines.push(`${k.padEnd(8)} ${JSON.stringify(v)}`);
@@ -84,10 +88,20 @@ export function formatRelease(rel: Obj, upd: Obj, now: number): string[] {
   return out;
 }
 
+/**
+ * The zone times are shown in: `device.timezone` (camctl reads it from the daemon once per run).
+ * Only display: whatever camctl prints as JSON keeps the daemon's UTC epoch milliseconds.
+ */
+let zone = 'UTC';
+export function setDisplayZone(z: string): void {
+  zone = z;
+}
+const clockOf = (ms: number): string => formatInZone(ms, zone, { ms: true, date: false });
+
 export function formatLogLine(l: Obj): string {
   const lvl: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
   const { time, level, component, msg, pid: _pid, ...rest } = l;
-  const t = new Date(Number(time)).toISOString().slice(11, 23);
+  const t = clockOf(Number(time));
   const lv = lvl[Number(level)] ?? String(level);
   const colored = Number(level) >= 50 ? red(lv) : Number(level) >= 40 ? yellow(lv) : lv;
   const extra = Object.keys(rest).length ? ` ${dim(JSON.stringify(rest))}` : '';
@@ -95,7 +109,7 @@ export function formatLogLine(l: Obj): string {
 }
 
 export function formatTimelineEntry(e: Obj): string {
-  const t = new Date(Number(e.t)).toISOString().slice(11, 23);
+  const t = clockOf(Number(e.t));
   const hex = (xs: unknown): string => (Array.isArray(xs) ? xs.map((b) => Number(b).toString(16).padStart(2, '0')).join(' ') : '');
   if (e.kind === 'gpio') return `${t} gpio   ${String(e.name).padEnd(16)} line ${String(e.line).padStart(3)} = ${e.value}${e.physical !== undefined && e.physical !== e.value ? ` (physical ${e.physical})` : ''}`;
   if (e.kind === 'i2c') return `${t} i2c    ${String(e.bus).padEnd(16)} 0x${Number(e.address).toString(16)} ${e.dir} ${e.register === null ? '' : `reg 0x${Number(e.register).toString(16)} `}[${hex(e.bytes)}]`;

@@ -1,6 +1,7 @@
 import mqtt, { type IClientPublishOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { withClockHint } from '../core/clock-sync.js';
 import { errorMessage } from '../core/errors.js';
 import type { ConnectPlan } from './connect-plan.js';
 import type { InboundMessage } from './inbound.js';
@@ -290,7 +291,8 @@ export class Session {
 
 function describe(err: Error & { code?: unknown }): string {
   const code = typeof err.code === 'string' ? `${err.code}: ` : '';
-  return `${code}${err.message}`.slice(0, 300);
+  // A broker certificate "not yet valid" in 1970 is the clock's fault, not the broker's: say so.
+  return withClockHint(`${code}${err.message}`.slice(0, 300));
 }
 
 /** Resolves once every in-flight QoS 1 publish of `client` is acknowledged (or at once if none is). */

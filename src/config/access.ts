@@ -34,6 +34,7 @@ export const SETTINGS_ACCESS: readonly SettingRule[] = [
   { path: 'lights', access: 'cloud', why: 'deterrents, bounded in on-time whatever the setting' },
   { path: 'audio', access: 'cloud', why: 'deterrents, bounded in on-time whatever the setting' },
   { path: 'alarm', access: 'cloud', why: 'alarm duration (bounded by the schema) and maintenance mode' },
+  { path: 'daynight', access: 'cloud', why: 'operating the camera: day/night mode and its light thresholds' },
   { path: 'ptz', access: 'cloud', why: 'operating the camera (presets, patrol, calibration)' },
   { path: 'homeassistant', access: 'local', why: 'discovery and raw pictures widen what the camera publishes and to whom (every client of the broker)' },
 ];

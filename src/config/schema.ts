@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isTimeZone, timeZoneError } from '../core/timezone.js';
 
 /**
  * The owner's settings: one schema gives the TypeScript type, validation (unknown keys and
@@ -73,7 +74,15 @@ export const ConfigSchema = z
     device: z
       .object({
         name: z.string().min(1).max(64).default('Camera'),
-        timezone: z.string().min(1).max(64).default('UTC'),
+        timezone: z
+          .string()
+          .min(1)
+          .max(64)
+          .superRefine((v, ctx) => {
+            if (!isTimeZone(v)) ctx.addIssue({ code: 'custom', message: timeZoneError(v) });
+          })
+          .default('UTC')
+          .describe('IANA time zone (e.g. Europe/Amsterdam) for the times people read; stored times stay UTC'),
       })
       .strict()
       .prefault({}),
@@ -231,6 +240,18 @@ export const ConfigSchema = z
         maintenance: z.boolean().default(false).describe('installation/maintenance mode: no automatic lights or siren'),
       })
       .strict()
+      .prefault({}),
+    /** Day/night (src/daynight): IR-cut filter from the light sensor, with hysteresis and a dwell. */
+    daynight: z
+      .object({
+        mode: z.enum(['auto', 'day', 'night']).default('auto').describe('auto = from the light sensor; day/night = held there'),
+        nightBelowLux: z.number().min(0).max(1000).default(8).describe('switch to night when the light stays below this (lx)'),
+        dayAboveLux: z.number().min(0).max(10_000).default(40).describe('switch back to day when it stays above this (lx); above nightBelowLux'),
+        minDwellSeconds: z.number().int().min(10).max(3600).default(60).describe('how long the light must stay past a threshold, and the least time between two switches'),
+      })
+      .strict()
+      // The band between the two is what keeps dusk (and the IR illuminator's own glow) from flapping.
+      .refine((d) => d.dayAboveLux > d.nightBelowLux, { message: 'dayAboveLux must be above nightBelowLux', path: ['dayAboveLux'] })
       .prefault({}),
     /**
      * Home Assistant MQTT discovery (src/homeassistant): the camera announces its entities under

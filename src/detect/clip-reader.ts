@@ -1,6 +1,5 @@
-import ffmpeg, { type FfprobeData } from 'fluent-ffmpeg';
-import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { probeMedia, spawnFfmpeg } from '../core/ffmpeg.js';
 import type { LensFrame } from './types.js';
 
 /**
@@ -35,20 +34,11 @@ export interface ClipReadOptions {
   rgbScaleFlags?: 'bilinear' | 'area';
 }
 
-/** fluent-ffmpeg puts ffprobe's whole banner in the message; the cause is its last line. */
-const lastLine = (text: string): string => text.trim().split('\n').pop() ?? text;
-const withPath = (path: string, cause: string): string => (cause.includes(path) ? cause : `${path}: ${cause}`);
-
-/** Size, rate and length of a clip, through fluent-ffmpeg's ffprobe wrapper. */
+/** Size, rate and length of a clip (probed by src/core/ffmpeg.ts). */
 export async function probeClip(path: string): Promise<ClipInfo> {
-  const meta = await new Promise<FfprobeData>((resolve, reject) =>
-    ffmpeg.ffprobe(path, (err: Error | null, data: FfprobeData) => (err ? reject(new Error(withPath(path, lastLine(err.message)))) : resolve(data))),
-  );
-  const s = meta.streams.find((x) => x.codec_type === 'video');
-  if (!s?.width || !s.height) throw new Error(`${path}: no video stream`);
-  const [num, den] = (s.r_frame_rate ?? '0/1').split('/').map(Number);
-  const fps = num && den ? num / den : 0;
-  return { width: s.width, height: s.height, fps, durationSec: Number(meta.format.duration ?? 0) };
+  const meta = await probeMedia(path);
+  if (!meta.video) throw new Error(`${path}: no video stream`);
+  return { ...meta.video, durationSec: meta.durationSec };
 }
 
 /** Keeps the aspect ratio; both sides even (what yuv/raw scalers like). */
@@ -122,7 +112,7 @@ export async function* readClip(o: ClipReadOptions): AsyncGenerator<LensFrame> {
     `[b]scale=${o.rgb.width}:${o.rgb.height}:flags=${o.rgbScaleFlags ?? 'bilinear'},format=rgb24[c]`;
   const args = ['-hide_banner', '-loglevel', 'error', '-nostdin', ...input, ...limit, '-i', o.path, '-filter_complex', graph,
     '-map', '[g]', '-f', 'rawvideo', 'pipe:1', '-map', '[c]', '-f', 'rawvideo', 'pipe:3'];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  const child = spawnFfmpeg(args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => {
     if (stderr.length < 4000) stderr += c.toString();

@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { ClipTruth, GroundTruth, Range } from './truth.js';
+import { runFfmpeg } from '../core/ffmpeg.js';
 import { mulberry32 } from '../core/prng.js';
 
 /**
@@ -221,8 +220,6 @@ export function ffmpegArgs(spec: CompositeSpec, media: string, out: string, room
   ];
 }
 
-const execFileP = promisify(execFile);
-
 /** Renders one spec into `dir` (and the held room frame once); returns the clip's path. */
 export async function renderClip(spec: CompositeSpec, media: string, dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
@@ -230,11 +227,11 @@ export async function renderClip(spec: CompositeSpec, media: string, dir: string
   if (spec.background.kind === 'frame') {
     roomFrame = join(dir, `${spec.background.name}-frame.png`);
     if (!(await stat(roomFrame).catch(() => null))) {
-      await execFileP('ffmpeg', ['-v', 'error', '-y', '-ss', String(spec.background.at), '-i', join(media, spec.background.file), '-frames:v', '1', roomFrame]);
+      await runFfmpeg(['-v', 'error', '-y', '-ss', String(spec.background.at), '-i', join(media, spec.background.file), '-frames:v', '1', roomFrame]);
     }
   }
   const out = join(dir, `${spec.name}.mp4`);
-  await execFileP('ffmpeg', ffmpegArgs(spec, media, out, roomFrame), { maxBuffer: 1 << 20 });
+  await runFfmpeg(ffmpegArgs(spec, media, out, roomFrame));
   return out;
 }
 

@@ -1,5 +1,4 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { runFfmpeg } from '../core/ffmpeg.js';
 import { fitWidth, probeClip } from './clip-reader.js';
 import { planCrops, type FeedMode } from './crops.js';
 import type { ObjectDetector } from './detector-host.js';
@@ -10,14 +9,11 @@ import type { FrameDetection, ObjectClass, RgbFrame } from './types.js';
  * Single images through the object detector (no change gate: a still has no motion). Used by
  * the eval tool for .jpg/.png input and by the integration tests on the sample stills.
  */
-const execFileP = promisify(execFile);
-
 export async function decodeImage(path: string, maxWidth = 640): Promise<RgbFrame> {
   const size = fitWidth(await probeClip(path), maxWidth);
-  const { stdout } = await execFileP(
-    'ffmpeg',
+  const stdout = await runFfmpeg(
     ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', path, '-frames:v', '1', '-vf', `scale=${size.width}:${size.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
-    { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+    { maxBuffer: 64 * 1024 * 1024 },
   );
   const data = new Uint8Array(stdout.buffer, stdout.byteOffset, stdout.length);
   if (data.length !== size.width * size.height * 3) throw new Error(`${path}: decoded ${data.length} bytes, expected ${size.width * size.height * 3}`);

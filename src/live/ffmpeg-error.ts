@@ -1,3 +1,4 @@
+import { withClockHint } from '../core/clock-sync.js';
 import { redactText } from '../core/redact.js';
 import type { OnceResult } from '../supervisor/runner.js';
 
@@ -32,7 +33,8 @@ export function ffmpegFailure(res: Pick<OnceResult, 'stderr' | 'code' | 'signal'
   const show = (l: Line): string => (l.from ? `${l.from}: ${l.text}` : l.text);
   const tls = lines.find(isTlsRefusal);
   const last = lines.slice(-2).map(show).join(' / ');
-  const text = tls ? `TLS: the server was not accepted (${tls.text}); ${last}` : last;
+  // Hint first: the 500-character cut below must not drop the reason an owner can act on.
+  const text = tls ? `${withClockHint(`TLS: the server was not accepted (${tls.text})`)}; ${last}` : last;
   if (text) return redactText(text).slice(0, 500);
   return res.signal ? `killed by ${res.signal}` : `exited with code ${res.code}`;
 }

@@ -14,6 +14,7 @@ import { SimNetwork } from './sim-net.js';
 import type { LinkBackend, WifiBackend } from './types.js';
 import { parseWifiQr } from './wifi-qr.js';
 import { NodeWifiBackend } from './wifi-nmcli.js';
+import { NmDbusJoiner, NmDbusWifiBackend } from './wifi-nm-dbus.js';
 import { OnceRunner } from '../supervisor/runner.js';
 
 /**
@@ -74,8 +75,9 @@ export class NetworkService implements Service {
     } else {
       this.procs = new OnceRunner({ clock: ctx.clock, log: this.log, state: ctx.state });
       link = new LinuxLinkBackend({ run: onceCommand(this.procs) });
-      // node-wifi (the design card's Wi-Fi library) runs nmcli itself, outside the runner.
-      this.wifi = new NodeWifiBackend(wifiInterface);
+      // node-wifi (the design card's Wi-Fi library) scans and reports status, running nmcli itself
+      // outside the runner; joins go over D-Bus so the passphrase is on no command line.
+      this.wifi = new NmDbusWifiBackend(new NodeWifiBackend(wifiInterface), new NmDbusJoiner({ iface: wifiInterface }));
     }
     const saved = ctx.secrets.get().wifi;
     if (saved) this.known.add(saved.ssid);

@@ -2,26 +2,25 @@ import { createRequire } from 'node:module';
 import { WifiError, type WifiBackend, type WifiConnection, type WifiErrorKind, type WifiNetwork } from './types.js';
 
 /**
- * The real Wi-Fi backend: node-wifi, which drives NetworkManager's `nmcli` on Linux, bound to
- * the board's wifiInterface. node-wifi keeps its settings in its module, so one daemon has one
- * instance of this backend.
+ * Scanning and status through node-wifi, which drives NetworkManager's `nmcli` on Linux, bound
+ * to the board's wifiInterface. node-wifi keeps its settings in its module, so one daemon has
+ * one instance of this backend.
  *
- * Known limit of node-wifi: it passes the passphrase to `nmcli` on the command line, where a
- * local user could read it from /proc while nmcli runs; the board runs nothing but the daemon.
- * Its errors quote that command line ("Command failed: nmcli … password <psk>"), so every error
- * is reduced to nmcli's own words and the passphrase is scrubbed before anyone sees it.
+ * No join here: node-wifi's connect passes the passphrase to `nmcli` on the command line, where
+ * any local user could read it from /proc/<pid>/cmdline while nmcli runs. Joins go over D-Bus
+ * (wifi-nm-dbus.ts); node-wifi's connect is left out of the interface below so nothing can call it.
+ * nmcli's errors are still reduced to its own words, and a secret is scrubbed if one is given.
  * node-wifi spawns nmcli itself: these children do not go through the supervisor's runner.
  */
 interface NodeWifi {
   init(opts: { iface: string | null; debug?: boolean }): void;
   scan(): Promise<{ ssid: string; quality: number; security: string }[]>;
-  connect(ap: { ssid: string; password: string }): Promise<void>;
   disconnect(): Promise<void>;
   getCurrentConnections(): Promise<{ ssid: string; quality: number; iface: string }[]>;
   deleteConnection(ap: { ssid: string }): Promise<void>;
 }
 
-export class NodeWifiBackend implements WifiBackend {
+export class NodeWifiBackend implements Omit<WifiBackend, 'connect'> {
   private readonly wifi: NodeWifi;
 
   constructor(private readonly iface: string) {
@@ -36,17 +35,6 @@ export class NodeWifiBackend implements WifiBackend {
       return list.filter((n) => n.ssid).map((n) => ({ ssid: n.ssid, quality: n.quality, security: n.security }));
     } catch (err) {
       throw classify(err);
-    }
-  }
-
-  async connect(ssid: string, psk: string): Promise<void> {
-    // A scan first gives the precise "not in range" answer instead of nmcli's generic failure.
-    const seen = await this.scan().catch(() => null);
-    if (seen && !seen.some((n) => n.ssid === ssid)) throw new WifiError('not-found', `"${ssid}" not in range (${seen.length} networks seen)`);
-    try {
-      await this.wifi.connect({ ssid, password: psk });
-    } catch (err) {
-      throw classify(err, psk);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { clockSynced } from '../core/clock-sync.js';
 
 /**
  * The typed event map. Each module adds its own events by declaration merging, so no file
@@ -28,6 +29,11 @@ export interface CameraEvent {
   type: string;
   lens?: string;
   data?: Record<string, unknown>;
+  /**
+   * Whether the clock was NTP-synchronised when `ts` was taken (src/time): false = `ts` may be
+   * far off (a board without RTC boots in 1970). Stamped by emit(); absent when nothing knows.
+   */
+  clockSynced?: boolean;
 }
 
 type Handler<T> = (payload: T) => void | Promise<void>;
@@ -66,6 +72,9 @@ export class EventBus {
 
   /** Delivers synchronously in registration order; a throwing handler is logged with its owner and skipped. */
   emit<K extends keyof BusEvents>(name: K, payload: BusEvents[K]): void {
+    // Every camera event carries the clock's verdict at the moment it was emitted: one stamp here
+    // rather than in each of the dozen services that emit them.
+    if (name === 'camera.event') payload = stampClock(payload as CameraEvent) as BusEvents[K];
     for (const reg of [...(this.handlers.get(name) ?? [])]) {
       try {
         const res = (reg.handler as Handler<BusEvents[K]>)(payload);
@@ -85,4 +94,9 @@ export class EventBus {
   private fail(reg: Registration, event: string, err: unknown): void {
     this.log.error({ err, event, owner: reg.ownerName }, 'event handler failed');
   }
+}
+
+function stampClock(ev: CameraEvent): CameraEvent {
+  const synced = clockSynced();
+  return synced === undefined || ev.clockSynced !== undefined ? ev : { ...ev, clockSynced: synced };
 }

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { backoffDelay, type Clock, type TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
+import { FFMPEG } from '../core/ffmpeg.js';
 import type { ChildHealth, StateStore } from '../state/store.js';
 
 export interface ChildSpec {
@@ -205,7 +206,7 @@ export class ChildRunner {
 export interface OnceSpec {
   /** What it is for (`view360.stitch`, `nmcli`, `format-card`): the log field and its state.children name. */
   name: string;
-  /** The program; default ffmpeg, which most one-shots are (an encode, a stitch, a push). */
+  /** The program; default FFMPEG (src/core/ffmpeg.ts), which most one-shots are (an encode, a stitch, a push). */
   command?: string;
   args: readonly string[];
   env?: NodeJS.ProcessEnv;
@@ -332,7 +333,7 @@ export class OnceChild {
     readonly spec: OnceSpec,
     private readonly deps: { clock: Clock; log: Logger; state: StateStore },
   ) {
-    const command = (this.command = spec.command ?? 'ffmpeg');
+    const command = (this.command = spec.command ?? FFMPEG);
     const max = spec.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
     const stdoutMode = spec.stdout ?? 'capture';
     // Throws only on bad arguments (a programming error); a missing program arrives as 'error'.

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { rootCertificates } from 'node:tls';
 import { setTimeout as realSleep } from 'node:timers/promises';
 import { CamdError, errorMessage } from '../core/errors.js';
+import { withClockHint } from '../core/clock-sync.js';
 
 /**
  * Downloads for firmware updates, over HTTPS with the system CAs (plus the owner's CA from the
@@ -167,7 +168,12 @@ function get(url: URL, range: string | undefined, o: FetchOptions): Promise<Inco
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'GET', headers: range ? { range } : {}, signal: o.signal, ...tlsOptions(o), timeout: o.stallMs ?? DEFAULTS.stallMs }, resolve);
     req.on('timeout', () => req.destroy(new Error('no answer')));
-    req.on('error', (err) => reject(err));
+    req.on('error', (err) => {
+      // Both the manifest and the tarball come through here: a certificate "not yet valid" while
+      // the clock is unsynchronised is named as the clock's doing.
+      err.message = withClockHint(err.message);
+      reject(err);
+    });
     req.end();
   });
 }

@@ -5,6 +5,12 @@ import type { I2cDeviceModel } from '../sim.js';
 type Resolution = 'H' | 'H2' | 'L';
 
 /**
+ * The scene without a `lux` option: daylight. The sim lenses play daytime clips, so a sim board
+ * whose sensor read 0 lx would boot the daemon into night mode (monochrome frames) every time.
+ */
+const SIM_DAYLIGHT_LUX = 400;
+
+/**
  * Model of the ROHM BH1750 ambient light sensor. The test sets the scene with `setLux`; a
  * measurement takes its datasheet time on the injected clock, and until the first one is done
  * the data register holds 0, as after power-on. Measurement-time changes (MTreg) scale the
@@ -12,6 +18,7 @@ type Resolution = 'H' | 'H2' | 'L';
  */
 export class Bh1750Model implements I2cDeviceModel {
   private scene: number;
+  private curve: ((t: number) => number) | undefined;
   private powered = false;
   private mode: { res: Resolution; continuous: boolean; startedAt: number } | undefined;
   private data = 0;
@@ -21,16 +28,28 @@ export class Bh1750Model implements I2cDeviceModel {
     private readonly clock: Clock,
     opts: { lux?: number } = {},
   ) {
-    this.scene = opts.lux ?? 0;
+    this.scene = opts.lux ?? SIM_DAYLIGHT_LUX;
   }
 
   setLux(lux: number): void {
     if (!(lux >= 0)) throw new RangeError(`scene lux must be ≥ 0, got ${lux}`);
     this.scene = lux;
+    this.curve = undefined;
+  }
+
+  /**
+   * Scripts the scene as lux over clock time (a dusk ramp, headlights, the board's own lights on
+   * top), read at each measurement: a test sets one curve instead of racing `setLux` against the
+   * daemon's sampling timer. `setLux` ends it. Negative or NaN values read as 0 lx.
+   */
+  setLuxCurve(curve: (t: number) => number): void {
+    this.curve = curve;
   }
 
   lux(): number {
-    return this.scene;
+    if (!this.curve) return this.scene;
+    const v = this.curve(this.clock.now());
+    return v >= 0 ? v : 0;
   }
 
   isPowered(): boolean {
@@ -86,7 +105,7 @@ export class Bh1750Model implements I2cDeviceModel {
   }
 
   private count(res: Resolution): number {
-    const scaled = this.scene * BH1750.COUNTS_PER_LUX * (this.mtreg / BH1750.MTREG_DEFAULT);
+    const scaled = this.lux() * BH1750.COUNTS_PER_LUX * (this.mtreg / BH1750.MTREG_DEFAULT);
     const raw = res === 'H2' ? scaled * 2 : res === 'L' ? Math.floor(scaled / 4) * 4 : scaled;
     return Math.min(0xffff, Math.round(raw));
   }

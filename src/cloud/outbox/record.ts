@@ -44,7 +44,7 @@ export function priorityOf(ev: Pick<CameraEvent, 'kind' | 'type'>): Priority {
 
 /** The JSON published for an event; oversize or unserialisable `data` is replaced, never the event. */
 export function toPayload(ev: CameraEvent, seq: number): string {
-  const base = { id: ev.id, ts: ev.ts, kind: ev.kind, type: ev.type, ...(ev.lens !== undefined && { lens: ev.lens }) };
+  const base = { id: ev.id, ts: ev.ts, kind: ev.kind, type: ev.type, ...(ev.lens !== undefined && { lens: ev.lens }), ...(ev.clockSynced !== undefined && { clockSynced: ev.clockSynced }) };
   let text: string | undefined;
   let problem: string | undefined;
   try {

@@ -25,7 +25,7 @@ describe('board files', () => {
 
   it('devkit.json parses as a hardware board with the real backends', () => {
     const b = loadBoard(join(boardDir, 'devkit.json'));
-    expect([b.backend, b.gpio.backend, b.i2c.backend, b.serial.backend]).toEqual(['hardware', 'onoff', 'i2c-bus', 'serialport']);
+    expect([b.backend, b.gpio.backend, b.i2c.backend, b.serial.backend]).toEqual(['hardware', 'gpiod', 'i2c-bus', 'serialport']);
     expect(b.serial.ports.rs485).toEqual({ path: '/dev/ttyS3', baudRate: 9600, rs485: true });
     expect(b.video.wide.source).toEqual({ kind: 'v4l2', device: '/dev/video0', inputFormat: 'h264' });
     expect(b.system.reboot).toEqual(['systemctl', 'reboot']);
@@ -44,7 +44,7 @@ describe('board files', () => {
       const e = err as BoardError;
       expect(e.file).toBe(file);
       expect(e.path).toBe('outputs.siren');
-      expect(e.problem).toMatch(/GPIO line 109 is already used by outputs.ledRed/);
+      expect(e.problem).toMatch(/GPIO line 13 on gpio3 is already used by outputs.ledRed/);
       expect(e.message).toBe(`board file ${file}: outputs.siren: ${e.problem}`);
     }
   });

@@ -88,8 +88,10 @@ describe('camd.service', () => {
     expect(one('ProtectSystem')).toBe('strict');
     expect(one('ProtectHome')).toBe('yes');
     expect(one('PrivateTmp')).toBe('yes');
-    // /sys must stay writable for sysfs GPIO, /dev visible for I2C/UART/video/audio.
-    expect(svc.has('ProtectKernelTunables')).toBe(false);
+    // GPIO is the character device (gpiod backend): /sys read-only, /dev/gpiochip* allowed;
+    // /dev stays visible for GPIO/I2C/UART/video/audio.
+    expect(one('ProtectKernelTunables')).toBe('yes');
+    expect(svc.get('DeviceAllow')).toContain('char-gpiochip rw');
     expect(svc.has('PrivateDevices')).toBe(false);
   });
 
