@@ -153,6 +153,7 @@ export const EventPayloadSchema = z
     type: z.string(),
     lens: z.string().optional(),
     data: z.record(z.string(), z.unknown()).optional(),
+    clockSynced: z.boolean().optional().describe('false: the camera\'s clock was not synchronised when it happened, so `ts` may be far off (a clock.synced event follows)'),
     seq: z.number().int().positive().describe('outbox order; restarts at 1 after a factory reset'),
   })
   .strict();

@@ -10,6 +10,10 @@ import type { Context, Service } from '../supervisor/service.js';
 import { DayNightDecider, type Thresholds } from './decide.js';
 import type { DayNightState, Phase, SwitchReason } from './types.js';
 import './types.js';
+import { setTimeout as realSleep } from 'node:timers/promises';
+
+/** Longest a stop waits for a filter pulse in flight (a pulse is 100 ms). */
+const PULSE_WAIT_MS = 1000;
 
 /** Light sensor period: dusk takes tens of minutes; a BH1750 H-mode measurement takes 120 ms. */
 export const SAMPLE_MS = 2000;
@@ -105,7 +109,9 @@ export class DayNightService implements Service {
     // clock): it sees `stopped` and drops its result. A filter pulse is: a coil left energised
     // when its line closes is exactly what the pulse API avoids. The filter is bistable, so
     // there is nothing else to release.
-    await this.switching;
+    // Bounded in real time, not on ctx.clock: a test's frozen fake clock must not hold a stop (the
+    // pulse's own end runs on ctx.clock).
+    await Promise.race([this.switching, realSleep(PULSE_WAIT_MS)]);
   }
 
   private onSettings(cfg: Config['daynight']): void {
