@@ -67,6 +67,20 @@ module.exports = {
       to: { path: `^src/(${FEATURES})/` },
     },
     {
+      name: 'simview-is-a-tool',
+      severity: 'error',
+      comment: 'src/simview (the sim-view page, a development tool beside the daemon) talks to the daemon only through the control socket client.',
+      from: { path: '^src/simview/' },
+      to: { path: '^(src|drivers|board)/', pathNot: ['^src/simview/', '^src/cli/client\\.ts$', '^src/core/'] },
+    },
+    {
+      name: 'daemon-knows-no-simview',
+      severity: 'error',
+      comment: 'Nothing of the daemon (or camctl) imports the sim-view tool.',
+      from: { path: '^(src|drivers|board)/', pathNot: '^src/simview/' },
+      to: { path: '^src/simview/' },
+    },
+    {
       name: 'src-not-tests-or-scripts',
       severity: 'error',
       comment: 'Production code never imports tests or scripts.',

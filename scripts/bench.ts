@@ -16,6 +16,7 @@ const suites: [string, string, string][] = [
   ['detect', 'bench-detect.ts', 'benchDetect'],
   ['detect-daemon', 'bench-detect-daemon.ts', 'benchDetectDaemon'],
   ['ptz', 'bench-ptz.ts', 'benchPtz'],
+  ['simview', 'bench-simview.ts', 'benchSimview'],
 ];
 
 async function main(): Promise<void> {

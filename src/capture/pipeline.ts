@@ -210,6 +210,16 @@ export class LensPipeline {
     });
   }
 
+  /** The wall clock was stepped by `stepMs`: this run's times move with it (see StreamClock.shift). */
+  clockStepped(stepMs: number): void {
+    const run = this.run;
+    if (!run) return;
+    run.clock.shift(stepMs);
+    // The segment watchdog compares these with now: unshifted, a forward step looks like decades of silence.
+    run.since += stepMs;
+    if (run.lastSegmentAt !== undefined) run.lastSegmentAt += stepMs;
+  }
+
   private async pollSegments(run = this.run): Promise<void> {
     if (!run) return;
     let listed;

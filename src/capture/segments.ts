@@ -72,13 +72,22 @@ export class StreamClock {
     return this.anchor;
   }
 
+  /**
+   * The wall clock was stepped (NTP's first answer on a board without RTC): the anchor moves with
+   * it, so the run's later segments — including the one being written — get right times. Without
+   * this a forward step would never reach the anchor (it keeps the smallest estimate).
+   */
+  shift(stepMs: number): void {
+    if (this.anchor !== undefined) this.anchor += stepMs;
+  }
+
   wall(streamSeconds: number): number {
     return Math.round((this.anchor ?? 0) + streamSeconds * 1000);
   }
 }
 
-export const RUN_TAG_RE = /^r(\d{10,15})$/;
-const SEGMENT_FILE_RE = /^(r\d{10,15})-(\d{6,})\.ts$/;
+export const RUN_TAG_RE = /^r(\d{1,15})$/;
+const SEGMENT_FILE_RE = /^(r\d{1,15})-(\d{6,})\.ts$/;
 
 export interface LeftoverSegment {
   file: string;
@@ -137,7 +146,7 @@ export async function leftoverSegments(
 export async function runTags(dir: string): Promise<string[]> {
   const tags = new Set<string>();
   for (const n of await fs.readdir(dir).catch(() => [] as string[])) {
-    const m = /^(r\d{10,15})(?:-\d{6,}\.ts|\.csv)$/.exec(n);
+    const m = /^(r\d{1,15})(?:-\d{6,}\.ts|\.csv)$/.exec(n);
     if (m) tags.add(m[1]!);
   }
   return [...tags].sort();

@@ -11,6 +11,7 @@ import type { Context, Service } from '../supervisor/service.js';
 import { CardLayout } from '../domain/card-layout.js';
 import { microphone } from './mic.js';
 import { sleepGate, type SleepGate } from '../state/sleep-gate.js';
+import { REDATE_MIN_STEP_MS } from '../domain/clock.js';
 import { LensPipeline, snapshotPath, type PipelineSettings } from './pipeline.js';
 import { RelayHub, relayPath } from './relay.js';
 import { leftoverSegments, runTags } from './segments.js';
@@ -89,6 +90,10 @@ export class CaptureService implements Service {
     const { ctx } = this;
     this.registerCommands();
     ctx.bus.on(this, 'capture.tap.demand', (d) => this.onTapDemand(d));
+    ctx.bus.on(this, 'clock.stepped', ({ stepMs }) => {
+      if (Math.abs(stepMs) < REDATE_MIN_STEP_MS) return;
+      for (const r of this.running.values()) r.pipeline.clockStepped(stepMs);
+    });
     this.unsubs.push(
       ctx.config.onChange(this, (_cfg, paths) => {
         if (paths.some((p) => /^(capture\.|lenses\.[a-z]+\.orientation|recording\.(segmentSeconds|audio))/.test(p))) void this.reconcile('settings changed');
@@ -381,6 +386,17 @@ export class CaptureService implements Service {
         }
       },
     });
+    // The sim-view page's picture (src/simview, about 1/s per lens while a page is open): the
+    // latest JPEG, never kept on the card, so watching fills nothing.
+    if (ctx.hardware.sim) {
+      ctx.commands.register(this, {
+        name: 'sim.frame',
+        access: 'local',
+        summary: '(sim board) the latest JPEG of one lens, base64, not kept on the card',
+        args: z.object({ lens: Lens }).strict(),
+        handler: ({ lens }) => takeSnapshot({ lens, latestFile: this.livePipeline(lens).snapshotFile, now: ctx.clock.now(), maxAgeMs: SNAPSHOT_MAX_AGE_MS, inline: true }),
+      });
+    }
     ctx.commands.register(this, {
       name: 'view360',
       access: 'cloud',
@@ -406,18 +422,22 @@ export class CaptureService implements Service {
     if (this.view360Busy) throw new CamdError('busy', 'a 360° view is already being made');
     this.view360Busy = true;
     const workDir = await fs.mkdtemp(join(ctx.paths.runDir, 'view360-'));
+    const t0 = ctx.clock.now();
+    // Progress in state.view360 while it runs (src/domain/progress.ts says why the state).
+    const onPhase = (phase: string, step?: number, steps?: number): void => ctx.state.set('view360', { phase, ...(step !== undefined && { step, steps }), startedAt: t0 });
     try {
-      const t0 = ctx.clock.now();
       const { file, positions } = await sweep360(
-        { head: ctx.ports.head, board: ctx.board, clock: ctx.clock, procs: this.lensProcs, workDir, ptzSnapshot: pipeline.snapshotFile, sim: !!ctx.hardware.sim },
+        { head: ctx.ports.head, board: ctx.board, clock: ctx.clock, procs: this.lensProcs, workDir, ptzSnapshot: pipeline.snapshotFile, sim: !!ctx.hardware.sim, onPhase },
         shots,
       );
+      onPhase('storing');
       const inUse = ctx.state.get().storage?.status === 'in-use';
       const res = await keepPanorama({ file, ts: ctx.clock.now(), cardMount: inUse ? ctx.paths.cardMount : undefined, inline });
       this.log.info({ shots, positions, ms: ctx.clock.now() - t0, bytes: res.bytes }, '360° view made');
       return { ...res, shots, positions };
     } finally {
       this.view360Busy = false;
+      ctx.state.set('view360', undefined);
       await fs.rm(workDir, { recursive: true, force: true });
     }
   }

@@ -5,6 +5,14 @@ import { sleep, type Clock } from '../core/clock.js';
 import { CamdError } from '../core/errors.js';
 import type { Ports } from '../supervisor/service.js';
 import type { OnceRunner } from '../supervisor/runner.js';
+import type { Progress } from '../domain/progress.js';
+
+declare module '../state/store.js' {
+  interface CamState {
+    /** The 360° view being made, while it runs (absent otherwise). */
+    view360?: Progress;
+  }
+}
 
 /**
  * Sim board: what the PTZ lens "sees" at `panDeg`. The world is the wide source stretched to 3x
@@ -42,6 +50,8 @@ export interface SweepDeps {
   /** Board: the PTZ lens's latest snapshot file (refreshed by its capture ffmpeg). */
   ptzSnapshot: string;
   sim: boolean;
+  /** Told each phase as it begins: `shot` k of n (turning there, then the picture), `stitching`. */
+  onPhase?: (phase: string, step?: number, steps?: number) => void;
 }
 
 /** Board: a snapshot the PTZ ffmpeg wrote after the lens stopped at its position. */
@@ -67,12 +77,16 @@ async function freshSnapshot(d: SweepDeps, after: number, out: string): Promise<
 export async function sweep360(d: SweepDeps, shots: number): Promise<{ file: string; positions: number[] }> {
   if (!d.head) throw new CamdError('unavailable', 'the PTZ head is not available (the PTZ service is not running or its head did not open)');
   const files: string[] = [];
+  d.onPhase?.('shot', 1, shots);
   const { positions } = await d.head.sweep(shots, async (i, at) => {
     const out = join(d.workDir, `shot-${i}.jpg`);
     if (d.sim) await d.procs.run({ name: 'view360.shot', args: simCropArgs(d.board, at, shots, out), timeoutMs: 20_000 });
     else await freshSnapshot(d, d.clock.now(), out);
     files.push(out);
+    // The head turns to the next position after this returns: that time belongs to the next shot.
+    if (i + 1 < shots) d.onPhase?.('shot', i + 2, shots);
   });
+  d.onPhase?.('stitching');
   const pano = join(d.workDir, 'panorama.jpg');
   await d.procs.run({ name: 'view360.stitch', args: stitchArgs(files, pano), timeoutMs: 30_000 });
   return { file: pano, positions };

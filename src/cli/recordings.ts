@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { call } from './client.js';
+import { bytes, dateTimeOf, duration, table, yellow } from './format.js';
 
 type Obj = Record<string, unknown>;
 
@@ -65,4 +66,45 @@ export async function runRecordingsGet(sock: string, lens: string, from: number,
   } finally {
     await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
   }
+}
+
+interface ListedRecording {
+  start: number;
+  end: number;
+  bytes: number;
+  reason: string;
+  partial?: boolean;
+  clockSynced?: boolean;
+}
+
+/**
+ * `camctl recordings list --lens L [--since T] [--to T] [-n N]`: a table in device.timezone
+ * (the daemon keeps and answers UTC epoch ms; `--json` prints its reply as it is). A recording
+ * made before the clock was synchronised and never re-dated says its time is unsure.
+ */
+export async function runRecordingsList(sock: string, o: { lens: string; from?: number; to?: number; limit?: number; json: boolean }): Promise<number> {
+  const reply = await call(sock, 'recordings.list', { lens: o.lens, ...(o.from !== undefined && { from: o.from }), ...(o.to !== undefined && { to: o.to }), ...(o.limit !== undefined && { limit: o.limit }) });
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(reply)}\n`);
+    return reply.ok ? 0 : 1;
+  }
+  if (!reply.ok) {
+    process.stderr.write(`camctl: ${reply.error.code}: ${reply.error.message}\n`);
+    return 1;
+  }
+  const r = reply.result as { recordings: ListedRecording[]; truncated: boolean };
+  if (r.recordings.length === 0) {
+    process.stdout.write('(no recordings in that span)\n');
+    return 0;
+  }
+  const rows = r.recordings.map((e) => [
+    dateTimeOf(e.start),
+    duration(e.end - e.start),
+    bytes(e.bytes),
+    `${e.reason}${e.partial ? ' (cut short)' : ''}`,
+    e.clockSynced === false ? yellow('time unsure: clock not synced') : '',
+  ]);
+  for (const line of table(['start', 'length', 'size', 'why', ''], rows, 0)) process.stdout.write(`${line.trimEnd()}\n`);
+  if (r.truncated) process.stdout.write(`… more; narrow --since/--to or raise -n\n`);
+  return 0;
 }

@@ -163,6 +163,8 @@ export const ErrorBodySchema = z
     code: z.enum(['malformed', 'unknown_command', 'invalid_args', 'confirmation_required', 'forbidden', 'unavailable', 'busy', 'not_found', 'too_large', 'failed']),
     message: z.string(),
     path: z.string().optional(),
+    confirm: z.string().optional().describe('confirmation_required: the one-time token to send back as `confirm`'),
+    details: z.record(z.string(), z.unknown()).optional().describe('confirmation_required: what would be destroyed (storage.initialise: the card)'),
   })
   .strict();
 

@@ -20,8 +20,17 @@ export type CommandSource = 'local' | 'cloud';
  */
 export type Access = 'cloud' | 'presence' | 'local';
 
+/** The caller's connection, for a command that streams (a `*.follow`): items after its reply, until it hangs up. */
+export interface StreamSink {
+  emit(item: unknown): void;
+  /** Runs `fn` when the caller hangs up (at once if it already has): where a follower unsubscribes. */
+  onClose(fn: () => void): void;
+}
+
 export interface CommandMeta {
   source: CommandSource;
+  /** Only the control socket streams; the cloud (one reply per request) never has one. */
+  stream?: StreamSink;
 }
 
 export interface CommandDef<S extends z.ZodType = z.ZodType> {

@@ -12,7 +12,8 @@ import type { Context, Service } from '../supervisor/service.js';
 /**
  * Local control for camctl: JSON lines over a Unix socket, mode 0600 in a 0700 directory, no TCP
  * listener. One request per line: {"id":1,"cmd":"status","args":{}} → {"id":1,"ok":true,"result":…}.
- * `logs.follow` and `events.follow` stream {"id":…,"stream":…} lines until the client hangs up.
+ * `logs.follow`, `events.follow` and commands that stream (`sim.timeline.follow`) send
+ * {"id":…,"stream":…} lines until the client hangs up.
  */
 export const MAX_LINE_BYTES = 64 * 1024;
 
@@ -23,6 +24,9 @@ const Request = z
     args: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
+
+/** The most past log lines `logs.follow` sends (the ring holds about this many). */
+const MAX_BACKLOG = 1000;
 
 const levelNumber: Record<string, number> = { fatal: 60, error: 50, warn: 40, info: 30, debug: 20, trace: 10 };
 
@@ -139,8 +143,17 @@ export class ControlServer implements Service {
       }
       return;
     }
-    const res = await this.ctx.commands.execute(cmd, args ?? {}, { source: 'local' });
+    // A streaming command's items go out after its reply (a client reads the reply first).
+    let replied = false;
+    const early: unknown[] = [];
+    const stream = {
+      emit: (item: unknown) => (replied ? this.write(sock, { id, stream: item }) : void early.push(item)),
+      onClose: (fn: () => void) => (sock.destroyed ? fn() : void cleanups.push(fn)),
+    };
+    const res = await this.ctx.commands.execute(cmd, args ?? {}, { source: 'local', stream });
     this.reply(sock, id, res);
+    replied = true;
+    for (const item of early.splice(0)) this.write(sock, { id, stream: item });
   }
 
   private follow(sock: Socket, id: string | number | undefined, cmd: string, args: Record<string, unknown>): () => void {
@@ -150,7 +163,12 @@ export class ControlServer implements Service {
       return off;
     }
     const opts = z
-      .object({ level: z.enum(LOG_LEVELS).default('trace'), backlog: z.number().int().min(0).max(1000).default(50), component: z.string().optional() })
+      .object({
+        level: z.enum(LOG_LEVELS).default('trace'),
+        // The range in words: camctl names its own flag (-n) for the path `backlog` and shows this message.
+        backlog: z.number({ error: `the number of past lines must be a whole number from 0 to ${MAX_BACKLOG}` }).int().min(0).max(MAX_BACKLOG).default(50),
+        component: z.string().optional(),
+      })
       .strict()
       .safeParse(args);
     if (!opts.success) throw new CamdError('invalid_args', opts.error.issues[0]!.message, opts.error.issues[0]!.path.join('.'));

@@ -19,6 +19,31 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * The sim board's clock: the system clock, set wrong on purpose while the sim plays a board
+ * without RTC before NTP answers (`sim.clock {synced:false, behindMs}`), and stepped right again
+ * when it "answers" — so the step reaches every holder of a wall time exactly as on a board.
+ */
+export class SimWallClock implements Clock {
+  /** How far this clock is behind the system clock (0: right). */
+  behindMs = 0;
+  now(): number {
+    return Date.now() - this.behindMs;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return systemClock.setTimeout(fn, ms);
+  }
+  clearTimeout(h: TimerHandle | undefined): void {
+    systemClock.clearTimeout(h);
+  }
+  setInterval(fn: () => void, ms: number): TimerHandle {
+    return systemClock.setInterval(fn, ms);
+  }
+  clearInterval(h: TimerHandle | undefined): void {
+    systemClock.clearInterval(h);
+  }
+}
+
 /** Capped exponential backoff with optional full jitter (AWS style): base * 2^attempt, capped. */
 export function backoffDelay(
   attempt: number,

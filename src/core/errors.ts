@@ -17,6 +17,13 @@ export interface ErrorBody {
   message: string;
   /** JSON path of the offending value, e.g. `detection.human.sensitivity`. */
   path?: string;
+  /**
+   * `confirmation_required` only: the one-time token to send back as `confirm` (also quoted in
+   * the message, for a person reading it), so a client never has to parse the message.
+   */
+  confirm?: string;
+  /** What the caller needs to decide, as data: for `confirmation_required`, what would be destroyed. */
+  details?: Record<string, unknown>;
 }
 
 /** An error meant for the caller: its code/message/path travel unchanged to camctl and MQTT. */
@@ -25,15 +32,21 @@ export class CamdError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly path?: string,
+    /** See ErrorBody.confirm and ErrorBody.details. */
+    readonly extra: { confirm?: string; details?: Record<string, unknown> } = {},
   ) {
     super(message);
     this.name = 'CamdError';
   }
 
   toBody(): ErrorBody {
-    return this.path === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, path: this.path };
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.path !== undefined && { path: this.path }),
+      ...(this.extra.confirm !== undefined && { confirm: this.extra.confirm }),
+      ...(this.extra.details !== undefined && { details: this.extra.details }),
+    };
   }
 }
 

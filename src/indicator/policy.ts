@@ -18,14 +18,19 @@ import type { CamState } from '../state/store.js';
  *  3. camera-exception  fast red     hardware, card or pipeline fault: needs the owner
  *  4. provisioning      fast blue    no network and no saved Wi-Fi: waiting for setup
  *  5. network-exception slow red     cable in but no network, Wi-Fi lost, cloud unreachable
- *  6. working           slow blue    all good
+ *  6. sleeping          off          sleep mode (privacy): the camera does not look, and a dark
+ *                                    LED says so; slow blue would claim it works as usual
+ *  7. working           slow blue    all good
  * Provisioning outranks network-exception because it is the more specific cause: with no
  * network configured at all, "network exception" would send the owner to check a cable.
+ * Sleeping sits just above working, under every problem: sleep only replaces the "all good"
+ * sign; a card error or a lost network still shows, because the owner has to act on those (and
+ * a camera that cannot be reached cannot be woken from the app).
  *
  * Live view holds whenever a viewer is counted (`liveViewers > 0`), in sleep mode too: the LED
  * may over-report a viewer for the instant a push takes to end, never under-report one.
  */
-export type LedCondition = 'starting' | 'live-view' | 'camera-exception' | 'provisioning' | 'network-exception' | 'working';
+export type LedCondition = 'starting' | 'live-view' | 'camera-exception' | 'provisioning' | 'network-exception' | 'sleeping' | 'working';
 export type LedStateName = LedCondition | 'test' | 'off';
 export type LedMode = 'solid' | 'slow' | 'fast' | 'off';
 
@@ -48,6 +53,7 @@ export const LED_PRIORITY: readonly LedCondition[] = [
   'camera-exception',
   'provisioning',
   'network-exception',
+  'sleeping',
   'working',
 ];
 
@@ -60,6 +66,7 @@ const LOOK: Record<LedCondition, { color: LedColor; mode: LedMode }> = {
   'camera-exception': { color: 'red', mode: 'fast' },
   provisioning: { color: 'blue', mode: 'fast' },
   'network-exception': { color: 'red', mode: 'slow' },
+  sleeping: { color: 'off', mode: 'off' },
   working: { color: 'blue', mode: 'slow' },
 };
 
@@ -75,6 +82,7 @@ export function activeConditions(state: Readonly<CamState>): Partial<Record<LedC
   if (state.network.phase === 'exception' || netFaults.length) {
     out['network-exception'] = [state.network.reason, ...netFaults.map(([id, f]) => `${id}: ${f.message}`)].filter(Boolean).join('; ') || 'network exception';
   }
+  if (state.sleeping) out.sleeping = 'sleep mode (privacy): capture stopped';
   // "Works correctly": running and nothing above holds. Before any network manager reports
   // (phase unknown) the camera still works locally, so this is the fallback.
   if (state.lifecycle === 'running') out.working = state.network.phase === 'online' ? 'connected to the cloud' : `running (network ${state.network.phase})`;

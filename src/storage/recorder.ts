@@ -5,7 +5,7 @@ import type { SegmentDone } from '../capture/types.js';
 import type { DetectionEpisode, EpisodeClip } from '../domain/episode.js';
 import { LENSES, type LensName } from '../domain/types.js';
 import type { CardStatus } from './card.js';
-import type { RecordingIndex, RecordReason } from './recording-index.js';
+import type { RecordingEntry, RecordingIndex, RecordReason } from './recording-index.js';
 import type { LensRecordingState } from './types.js';
 import type { KeepPolicy } from './windows.js';
 
@@ -14,6 +14,8 @@ export interface RecorderDeps {
   /** The index of the card in use, or undefined when no card can take recordings. */
   index(): RecordingIndex | undefined;
   now(): number;
+  /** Whether the clock can be trusted now (undefined: nobody knows — taken as synchronised). */
+  clockSynced(): boolean | undefined;
   /** The card's status, for the clip reference's `recorded`/`reason`. */
   card(): CardStatus | undefined;
   log: Logger;
@@ -36,6 +38,13 @@ export class Recorder {
   private readonly unkept = new Map<LensName, { seg: SegmentDone; reason: RecordReason }[]>();
   private readonly stats = new Map<LensName, LensRecordingState>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** Kept by this process while the clock was not synchronised: re-dated when it is. */
+  private keptUnsynced: RecordingEntry[] = [];
+  /**
+   * Segments whose times came from a clock not yet synchronised, stamped when they arrive (the
+   * verdict may change before their turn in the chain); the step clears the stamp of those it moves.
+   */
+  private readonly unsyncedSegs = new WeakSet<SegmentDone>();
 
   constructor(private readonly deps: RecorderDeps) {
     for (const lens of LENSES) {
@@ -46,6 +55,7 @@ export class Recorder {
   }
 
   onSegment(seg: SegmentDone): Promise<void> {
+    if (this.deps.clockSynced() === false) this.unsyncedSegs.add(seg);
     return this.serial(async () => {
       const reason = this.deps.policy.decide(seg.lens, seg.start, seg.end);
       if (reason) await this.keep(seg, reason);
@@ -143,6 +153,37 @@ export class Recorder {
     return { ...s, active: canKeep && reasons.length > 0, reasons, staging: this.waiting.get(lens)!.length + this.unkept.get(lens)!.length };
   }
 
+  /**
+   * The clock was stepped by `stepMs` (NTP's first answer). In order with the segments (they are
+   * serial): what waits as pre-roll and what could not be kept moves by the step in memory, what
+   * was kept meanwhile is renamed and re-indexed at its right time. Capture re-anchors its runs
+   * itself, so segments after this already carry right times.
+   */
+  onClockStep(stepMs: number): Promise<void> {
+    return this.serial(async () => {
+      this.deps.policy.shift(stepMs);
+      const shift = (seg: SegmentDone): void => {
+        if (!this.unsyncedSegs.delete(seg)) return; // already right (arrived after the step)
+        seg.start += stepMs;
+        seg.end += stepMs;
+      };
+      for (const list of this.waiting.values()) list.forEach(shift);
+      for (const list of this.unkept.values()) for (const { seg } of list) shift(seg);
+      const kept = this.keptUnsynced;
+      this.keptUnsynced = [];
+      const index = this.deps.index();
+      if (!index || kept.length === 0) return;
+      try {
+        const moved = await index.redate(kept, stepMs);
+        this.deps.log.info({ recordings: moved.length, stepMs }, 'recordings made before the clock was synchronised re-dated');
+      } catch (err) {
+        // Left with their `u` mark (still right, only not re-dated): listings say the time is unsure.
+        this.deps.log.error({ err: errorMessage(err), stepMs }, 'could not re-date recordings made before the clock was synchronised');
+        this.deps.onCardError(`re-dating recordings failed: ${errorMessage(err)}`);
+      }
+    });
+  }
+
   idle(): Promise<void> {
     return this.chain.then(() => undefined);
   }
@@ -169,7 +210,9 @@ export class Recorder {
       return;
     }
     try {
-      await index.add(seg.lens, seg.file, { start: seg.start, end: seg.end, bytes: seg.bytes, reason, ...(seg.partial ? { partial: true } : {}) });
+      const unsynced = this.unsyncedSegs.has(seg);
+      const entry = await index.add(seg.lens, seg.file, { start: seg.start, end: seg.end, bytes: seg.bytes, reason, ...(seg.partial ? { partial: true } : {}), ...(unsynced ? { clockSynced: false as const } : {}) });
+      if (unsynced) this.keptUnsynced.push(entry);
       st.kept++;
       st.lastKeptAt = this.deps.now();
       delete st.lastError;

@@ -17,23 +17,33 @@ export interface RecordingEntry {
   reason: RecordReason;
   /** The segment was cut short (ffmpeg killed, power cut): playable up to where it stops. */
   partial?: boolean;
+  /**
+   * Recorded while the clock was not synchronised, and not re-dated since (the daemon restarted
+   * before NTP answered, so the step is unknown): `start`/`end` may be far off.
+   */
+  clockSynced?: false;
 }
 
 const REASON_CODE: Record<RecordReason, string> = { continuous: 'c', event: 'e', manual: 'm' };
 const CODE_REASON: Record<string, RecordReason> = { c: 'continuous', e: 'event', m: 'manual' };
-const NAME_RE = /^(\d{10,15})-(\d{1,9})-([cem])(p?)\.ts$/;
+const NAME_RE = /^(\d{1,15})-(\d{1,9})-([cem])(p?)(u?)\.ts$/;
 const INDEX = 'index.jsonl';
 
-/** `<startMs>-<durationMs>-<reason>[p].ts`: the name alone rebuilds the index entry. */
-export function recordingName(e: Pick<RecordingEntry, 'start' | 'end' | 'reason' | 'partial'>): string {
-  return `${e.start}-${Math.max(0, e.end - e.start)}-${REASON_CODE[e.reason]}${e.partial ? 'p' : ''}.ts`;
+type NameFields = Pick<RecordingEntry, 'start' | 'end' | 'reason' | 'partial' | 'clockSynced'>;
+
+/**
+ * `<startMs>-<durationMs>-<reason>[p][u].ts`: the name alone rebuilds the index entry (`p`
+ * partial, `u` recorded while the clock was not synchronised). The start may be a 1970 time.
+ */
+export function recordingName(e: NameFields): string {
+  return `${e.start}-${Math.max(0, e.end - e.start)}-${REASON_CODE[e.reason]}${e.partial ? 'p' : ''}${e.clockSynced === false ? 'u' : ''}.ts`;
 }
 
-export function parseRecordingName(name: string): Pick<RecordingEntry, 'start' | 'end' | 'reason' | 'partial'> | undefined {
+export function parseRecordingName(name: string): NameFields | undefined {
   const m = NAME_RE.exec(name);
   if (!m) return undefined;
   const start = Number(m[1]);
-  return { start, end: start + Number(m[2]), reason: CODE_REASON[m[3]!]!, ...(m[4] ? { partial: true } : {}) };
+  return { start, end: start + Number(m[2]), reason: CODE_REASON[m[3]!]!, ...(m[4] ? { partial: true } : {}), ...(m[5] ? { clockSynced: false as const } : {}) };
 }
 
 function parseLine(line: string, lens: LensName): RecordingEntry | undefined {
@@ -41,7 +51,7 @@ function parseLine(line: string, lens: LensName): RecordingEntry | undefined {
     const o = JSON.parse(line) as Partial<RecordingEntry>;
     if (typeof o.start !== 'number' || typeof o.end !== 'number' || typeof o.file !== 'string' || typeof o.bytes !== 'number') return undefined;
     const reason = o.reason && o.reason in REASON_CODE ? o.reason : 'continuous';
-    return { lens, start: o.start, end: o.end, file: o.file, bytes: o.bytes, reason, ...(o.partial ? { partial: true } : {}) };
+    return { lens, start: o.start, end: o.end, file: o.file, bytes: o.bytes, reason, ...(o.partial ? { partial: true } : {}), ...(o.clockSynced === false ? { clockSynced: false as const } : {}) };
   } catch {
     // A torn last line after a power cut: skipped, the file is re-added by reconcile.
     return undefined;
@@ -176,6 +186,46 @@ export class RecordingIndex {
       freed += e.bytes;
     }
     return freed;
+  }
+
+  /**
+   * The clock was stepped by `stepMs` after `entries` were kept (all recorded while it was not
+   * synchronised, in this process): each moves to its right time — renamed under the day it now
+   * starts on, indexed there, then dropped from its old day's index — and loses its `u` mark.
+   * A crash part-way leaves a file under its new name that the old index still lists: reconcile
+   * (at the next start) drops the stale line and indexes the file from its name.
+   */
+  redate(entries: readonly RecordingEntry[], stepMs: number): Promise<RecordingEntry[]> {
+    return this.exclusive(async () => {
+      const moved: RecordingEntry[] = [];
+      const gone = new Map<string, Set<string>>();
+      for (const e of entries) {
+        const { clockSynced: _unsynced, ...rest } = e;
+        const next: Omit<RecordingEntry, 'file'> = { ...rest, start: e.start + stepMs, end: e.end + stepMs };
+        const dir = this.layout.recDay(e.lens, dayOf(next.start));
+        const dest = join(dir, recordingName(next));
+        await fs.mkdir(dir, { recursive: true });
+        try {
+          await fs.rename(join(this.layout.mount, e.file), dest);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // retention took it meanwhile
+          throw err;
+        }
+        await fsyncDir(dir);
+        const entry: RecordingEntry = { ...next, file: relative(this.layout.mount, dest) };
+        await appendLine(join(dir, INDEX), lineOf(entry));
+        moved.push(entry);
+        const key = `${e.lens}/${dayOf(e.start)}`;
+        gone.set(key, (gone.get(key) ?? new Set()).add(e.file));
+      }
+      for (const [key, files] of gone) {
+        const [lens, day] = key.split('/') as [LensName, string];
+        const keep = (await this.readDay(lens, day)).filter((x) => !files.has(x.file));
+        if (keep.length) await writeFileAtomic(join(this.layout.recDay(lens, day), INDEX), keep.map(lineOf).join(''), 0o644);
+        else await fs.rm(this.layout.recDay(lens, day), { recursive: true, force: true });
+      }
+      return moved;
+    });
   }
 
   /**

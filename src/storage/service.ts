@@ -5,11 +5,13 @@ import { z } from 'zod';
 import { LENSES } from '../../board/schema.js';
 import type { TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
+import { clockSynced } from '../core/clock-sync.js';
+import { REDATE_MIN_STEP_MS } from '../domain/clock.js';
 import { ConfirmationTokens } from '../commands/confirm.js';
 import { OnceRunner } from '../supervisor/runner.js';
 import type { Context, Service } from '../supervisor/service.js';
 import { classifyCard, probeCard, type CardStatus } from './card.js';
-import { forgetCard, initialiseCard } from './initialise.js';
+import { describeCard, forgetCard, initialiseCard } from './initialise.js';
 import { ownerRecordFile } from '../domain/card-layout.js';
 import { RecordingIndex } from './recording-index.js';
 import { Recorder } from './recorder.js';
@@ -94,6 +96,7 @@ export class StorageService implements Service {
       policy: this.policy,
       index: () => (this.status() === 'in-use' || this.status() === 'full' ? this.index : undefined),
       now: () => ctx.clock.now(),
+      clockSynced,
       card: () => this.status(),
       log: this.log,
       onCardError: (reason) => {
@@ -106,6 +109,9 @@ export class StorageService implements Service {
     const { ctx } = this;
     this.ownCardId = await this.readOwner();
     ctx.bus.on(this, 'storage.check', ({ reason }) => this.check(reason, true));
+    ctx.bus.on(this, 'clock.stepped', ({ stepMs }) => {
+      if (Math.abs(stepMs) >= REDATE_MIN_STEP_MS) void this.recorder.onClockStep(stepMs).then(() => this.publishRecording());
+    });
     ctx.bus.on(this, 'capture.segment', (seg) => this.recorder.onSegment(seg).then(() => this.publishRecording()));
     ctx.bus.on(this, 'detection.episode', (e) => {
       const { clip, kept } = this.recorder.onEpisode(e);
@@ -318,7 +324,9 @@ export class StorageService implements Service {
         await this.probing;
         const st = ctx.state.get().storage;
         if (!st || st.status === 'absent') throw new CamdError('unavailable', 'no microSD card in the slot', 'confirm');
-        this.tokens.check(confirm, 'initialising erases everything on the card');
+        // The first step says what would go, as data (camctl storage initialise shows it).
+        const details = confirm ? undefined : { card: await describeCard(ctx.paths.cardMount, st) };
+        this.tokens.check(confirm, 'initialising erases everything on the card', details);
         if (this.initialising) throw new CamdError('busy', 'the card is already being initialised');
         return this.initialise();
       },
@@ -413,9 +421,12 @@ export class StorageService implements Service {
     const prev = ctx.state.get().storage!;
     this.initialising = true;
     this.index = undefined;
-    ctx.state.set('storage', { ...prev, status: 'not-initialised', reason: 'initialising', initialising: true, checkedAt: ctx.clock.now() });
+    const startedAt = ctx.clock.now();
+    const during = (phase: string): StorageState => ({ ...prev, status: 'not-initialised', reason: 'initialising', initialising: true, initialise: { phase, startedAt }, checkedAt: ctx.clock.now() });
+    ctx.state.set('storage', during('starting'));
     try {
-      const marker = await initialiseCard(ctx, this.procs);
+      // The phases in state.storage.initialise (src/domain/progress.ts says why the state).
+      const marker = await initialiseCard(ctx, this.procs, (phase) => ctx.state.set('storage', during(phase)));
       this.recorder.forgetStaging();
       this.ownCardId = marker.cardId;
       this.log.warn({ cardId: marker.cardId }, 'card initialised');

@@ -3,6 +3,7 @@ import type { CardStatus } from './card.js';
 import type { RecordReason } from './recording-index.js';
 import type { ClipUploadState } from './upload.js';
 import type { RecordingMode } from './windows.js';
+import type { Progress } from '../domain/progress.js';
 
 /** State slice `storage`: what the app shows for the microSD card. */
 export interface StorageState {
@@ -18,6 +19,8 @@ export interface StorageState {
   minFreePercent: number;
   /** An initialise is running (the card is being wiped/formatted). */
   initialising?: boolean;
+  /** While an initialise runs: its phase (src/storage/initialise.ts), for camctl and the app. */
+  initialise?: Progress;
   checkedAt: number;
   lastRetention?: { at: number; deletedRecordings: number; deletedStills: number; freedBytes: number };
 }

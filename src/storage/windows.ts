@@ -61,6 +61,14 @@ export class KeepPolicy {
     return stopped;
   }
 
+  /** The clock was stepped: windows opened (or closed) before it move with the segments they match. */
+  shift(stepMs: number): void {
+    for (const w of this.windows) {
+      w.from += stepMs;
+      if (w.to !== null) w.to += stepMs;
+    }
+  }
+
   manualActive(lens: LensName): boolean {
     return this.windows.some((w) => w.lens === lens && w.reason === 'manual' && w.to === null);
   }

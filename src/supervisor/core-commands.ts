@@ -5,6 +5,7 @@ import { getPath } from '../config/merge.js';
 import { authorizeSettings } from '../config/access.js';
 import { ConfigSchema } from '../config/schema.js';
 import type { Context, Service } from './service.js';
+import { registerSimViewCommands } from './sim-view-commands.js';
 
 /** The commands every boot has: status, config and the sim board's test hooks. */
 export class CoreCommands implements Service {
@@ -81,6 +82,7 @@ export class CoreCommands implements Service {
           return all.slice(-limit);
         },
       });
+      registerSimViewCommands(ctx, sim, reg);
     }
   }
 

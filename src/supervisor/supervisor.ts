@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import type { Board } from '../../board/schema.js';
 import { openHardware, type Hardware, type HardwareOptions } from '../../drivers/hardware.js';
-import { systemClock, type Clock } from '../core/clock.js';
+import { SimWallClock, systemClock, type Clock } from '../core/clock.js';
 import { createLogging, type LogLevel, type LogSetup } from '../core/log.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic-file.js';
 import { errorMessage } from '../core/errors.js';
@@ -64,7 +64,7 @@ export class Supervisor {
   private readonly log;
 
   constructor(private readonly opts: SupervisorOptions) {
-    this.clock = opts.clock ?? systemClock;
+    this.clock = opts.clock ?? (opts.board.backend === 'sim' ? new SimWallClock() : systemClock);
     this.logging = createLogging({ level: opts.logLevel ?? 'info', destination: opts.logDestination });
     this.log = this.logging.forComponent('supervisor');
     const { board } = opts;

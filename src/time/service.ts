@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import type { TimerHandle } from '../core/clock.js';
+import { SimWallClock, type TimerHandle } from '../core/clock.js';
 import { parseChronyTracking, parseTimedatectl, setClockSynced } from '../core/clock-sync.js';
-import { errorMessage } from '../core/errors.js';
+import { CamdError, errorMessage } from '../core/errors.js';
 import { OnceRunner, type OnceSpec } from '../supervisor/runner.js';
 import type { Context, Service } from '../supervisor/service.js';
+import '../domain/clock.js';
 
 /** How the clock's state is learnt: the board's time daemon, or the sim's switch. */
 export type ClockSource = 'sim' | 'timedatectl' | 'chrony';
@@ -52,8 +54,15 @@ export class TimeService implements Service {
   private inFlight = false;
   private running = false;
   private readonly source: ClockSource;
-
-  constructor(private readonly ctx: Context) {
+  /**
+   * Wall minus monotonic time when the clock was first seen unsynchronised: the step NTP makes
+   * shows as the change of this difference (the monotonic clock never jumps).
+   */
+  private offsetUnsynced: number | undefined;
+  constructor(
+    private readonly ctx: Context,
+    private readonly mono: () => number = () => performance.now(),
+  ) {
     this.log = ctx.log('time');
     this.source = ctx.board.system.clock ?? (ctx.board.backend === 'sim' ? 'sim' : 'timedatectl');
   }
@@ -67,8 +76,16 @@ export class TimeService implements Service {
         name: 'sim.clock',
         access: 'local',
         summary: '(sim board) pretend the clock is (not) synchronised, as a board without RTC before NTP answers',
-        args: z.object({ synced: z.boolean() }).strict(),
-        handler: ({ synced }) => {
+        args: z
+          .object({
+            synced: z.boolean(),
+            behindMs: z.number().int().min(0).max(1e13).optional().describe('with synced=false: set the sim clock this far behind (e.g. Date.now() for 1970); synced=true sets it right again, as NTP would'),
+          })
+          .strict(),
+        handler: ({ synced, behindMs }) => {
+          if (behindMs !== undefined && synced) throw new CamdError('invalid_args', 'behindMs goes with synced=false (a synchronised clock is right)', 'behindMs');
+          // Only the sim board's own clock can be set wrong (in-process tests may inject another).
+          if (ctx.clock instanceof SimWallClock) ctx.clock.behindMs = synced ? 0 : (behindMs ?? ctx.clock.behindMs);
           this.record(synced);
           return ctx.state.get().clock;
         },
@@ -105,11 +122,19 @@ export class TimeService implements Service {
     }
   }
 
+  /** How far the wall clock moved against the monotonic clock since it was first seen unsynchronised. */
+  private stepSinceUnsynced(now: number): number {
+    const offset = this.offsetUnsynced;
+    this.offsetUnsynced = undefined;
+    return offset === undefined ? 0 : Math.round(now - this.mono() - offset);
+  }
+
   private record(synced: boolean, error?: string): void {
     const { ctx } = this;
     const prev = ctx.state.get().clock;
     const now = ctx.clock.now();
     const becameSynced = synced && !prev?.synced;
+    if (!synced && this.offsetUnsynced === undefined) this.offsetUnsynced = now - this.mono();
     setClockSynced(synced);
     ctx.state.set('clock', {
       synced,
@@ -121,11 +146,16 @@ export class TimeService implements Service {
     if (error !== undefined && error !== prev?.error) this.log.warn({ error }, 'clock probe failed');
     if (!synced && prev?.synced !== false) this.log.warn({ source: this.source }, 'clock not synchronised: times are marked clockSynced=false until it is');
     if (becameSynced) {
-      this.log.info({ source: this.source }, 'clock synchronised');
+      const stepMs = this.stepSinceUnsynced(now);
+      this.log.info({ source: this.source, stepMs }, 'clock synchronised');
       // A board stops probing once synced; the sim keeps its hook.
       if (this.source !== 'sim') ctx.clock.clearInterval(this.timer);
-      // Stamped clockSynced:true itself (the verdict is set above): the cloud may re-date what came before.
-      if (prev) ctx.bus.emit('camera.event', { id: randomUUID(), ts: now, kind: 'system', type: 'clock.synced', data: { source: this.source, unsyncedSince: prev.checkedAt } });
+      if (prev) {
+        // Before the event: capture and storage move what they hold, so the event's readers see right times.
+        ctx.bus.emit('clock.stepped', { stepMs, ts: now });
+        // Stamped clockSynced:true itself (the verdict is set above): the cloud re-dates what came before by stepMs.
+        ctx.bus.emit('camera.event', { id: randomUUID(), ts: now, kind: 'system', type: 'clock.synced', data: { source: this.source, unsyncedSince: prev.checkedAt, stepMs } });
+      }
     }
   }
 }

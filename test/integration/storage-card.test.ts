@@ -84,7 +84,7 @@ describe('microSD card lifecycle (tmpfs as the card)', () => {
     await waitFor(() => status()?.status === 'not-initialised', 5000);
     await initialise(exec);
     await waitFor(() => !!b.sup.state.get().capture?.wide?.recording, 5000);
-    remount(card, 'ro');
+    await remount(card, 'ro');
     await waitFor(() => status()?.status === 'error', 5000);
     expect(status()).toMatchObject({ readOnly: true });
     expect(b.sup.state.get().faults['storage.card']).toMatchObject({ kind: 'camera' });
@@ -95,7 +95,7 @@ describe('microSD card lifecycle (tmpfs as the card)', () => {
     expect(await exec('record.start', { lens: 'wide' })).toMatchObject({ ok: false, error: { code: 'unavailable' } });
     expect(b.sup.state.get().lifecycle).toBe('running');
 
-    remount(card, 'rw');
+    await remount(card, 'rw');
     await waitFor(() => status()?.status === 'in-use', 5000);
     expect(b.sup.state.get().faults['storage.card']).toBeUndefined();
     await waitFor(() => b.sup.state.get().capture?.wide?.recording === true, 5000);

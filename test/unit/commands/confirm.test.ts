@@ -25,6 +25,8 @@ describe('ConfirmationTokens', () => {
     expect(ask).toMatchObject({ code: 'confirmation_required', path: 'confirm' });
     expect(ask.message).toMatch(/^this erases the card; repeat with confirm="[0-9a-f-]{36}" within 60 s$/);
     const token = /confirm="([^"]+)"/.exec(ask.message)![1]!;
+    // The same token as a field of its own: clients need not parse the message.
+    expect(ask.toBody()).toEqual({ code: 'confirmation_required', message: ask.message, path: 'confirm', confirm: token });
     expect(() => tokens.check(token, 'x')).not.toThrow();
     expect(thrown(() => tokens.check(token, 'x'))).toMatchObject({ code: 'invalid_args', message: 'confirmation token unknown or expired' });
 

@@ -9,6 +9,7 @@ function stateWith(conds: Cond[]): CamState {
   const s = initialState(1, 'b', 0);
   s.lifecycle = conds.includes('starting') ? 'booting' : 'running';
   if (conds.includes('live-view')) s.liveViewers = 1;
+  if (conds.includes('sleeping')) s.sleeping = true;
   if (conds.includes('camera-exception')) s.faults = { ...s.faults, 'storage.card': { kind: 'camera', component: 'storage', message: 'card error', since: 0 } };
   if (conds.includes('provisioning')) s.network = { phase: 'provisioning', reason: 'no saved Wi-Fi' };
   else if (conds.includes('network-exception')) s.network = { phase: 'exception', reason: 'cable in, no route' };
@@ -22,6 +23,7 @@ const LOOK: Record<Cond, [string, string]> = {
   'camera-exception': ['red', 'fast'],
   provisioning: ['blue', 'fast'],
   'network-exception': ['red', 'slow'],
+  sleeping: ['off', 'off'],
   working: ['blue', 'slow'],
 };
 
@@ -107,6 +109,18 @@ describe('LED policy', () => {
         expect(ledPattern(s, enabled, { color: 'off', mode: 'slow' })).toMatchObject({ state: 'test', color: 'off', mode: 'off' });
       }
     }
+  });
+
+  it('sleep mode darkens the LED instead of the slow blue of a working camera', () => {
+    expect(ledPattern(stateWith(['sleeping']))).toEqual({ state: 'sleeping', color: 'off', mode: 'off', reason: 'sleep mode (privacy): capture stopped' });
+    expect(ledPattern(stateWith([])).state).toBe('working');
+  });
+
+  it('in sleep mode the problems the owner must act on still show, and so does an LED test', () => {
+    expect(ledPattern(stateWith(['sleeping', 'camera-exception']))).toMatchObject({ state: 'camera-exception', color: 'red', mode: 'fast' });
+    expect(ledPattern(stateWith(['sleeping', 'network-exception']))).toMatchObject({ state: 'network-exception', color: 'red', mode: 'slow' });
+    expect(ledPattern(stateWith(['sleeping']), true, { color: 'red', mode: 'solid' })).toMatchObject({ state: 'test', color: 'red', mode: 'solid' });
+    expect(ledPattern(stateWith(['sleeping']), false)).toMatchObject({ state: 'off', reason: 'indicator disabled in settings' });
   });
 
   it('off while stopping', () => {

@@ -116,6 +116,7 @@ describe.skipIf(!isRoot)('on a tmpfs filled to 0 bytes free', () => {
       policy: new KeepPolicy(() => ({ mode: 'continuous', preRollMs: 0, postRollMs: 0 })),
       index: () => index,
       now: () => DAY2,
+      clockSynced: () => undefined,
       card: () => 'full',
       log: pino({ level: 'silent' }),
       onCardError: (reason) => void errors.push(reason),

@@ -56,6 +56,37 @@ describe('RecordingIndex', () => {
     expect(readFileSync(join(dayDir, 'index.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
   });
 
+  it('a recording made before the clock was synchronised is marked, and re-dated to another day by the step', async () => {
+    const T1970 = 90_000; // 1970-01-01 00:01:30: a board without RTC before NTP answers
+    expect(parseRecordingName(recordingName({ start: T1970, end: T1970 + 2000, reason: 'continuous', clockSynced: false }))).toEqual({
+      start: T1970, end: T1970 + 2000, reason: 'continuous', clockSynced: false,
+    });
+    const staging = join(card, 'camd/staging/wide');
+    mkdirSync(staging, { recursive: true });
+    const kept = [];
+    for (const start of [T1970, T1970 + 2000]) {
+      writeFileSync(join(staging, `r1-${start}.ts`), Buffer.alloc(10));
+      kept.push(await index.add('wide', join(staging, `r1-${start}.ts`), { start, end: start + 2000, bytes: 10, reason: 'continuous', clockSynced: false }));
+    }
+    // One from an earlier run of the daemon, never re-dated (its step is unknown): stays marked.
+    writeFileSync(join(staging, 'r1-old.ts'), Buffer.alloc(10));
+    await index.add('wide', join(staging, 'r1-old.ts'), { start: 30_000, end: 32_000, bytes: 10, reason: 'continuous', clockSynced: false });
+    expect(kept[0]!.file).toBe(`camd/rec/wide/1970-01-01/${T1970}-2000-cu.ts`);
+
+    const step = DAY1 - T1970;
+    const moved = await index.redate(kept, step);
+    expect(moved.map((e) => e.file)).toEqual([`camd/rec/wide/2024-05-01/${DAY1}-2000-c.ts`, `camd/rec/wide/2024-05-01/${DAY1 + 2000}-2000-c.ts`]);
+    expect((await index.list('wide', DAY1 - 1, DAY1 + 10_000, 10)).recordings.map((e) => [e.start, e.clockSynced])).toEqual([[DAY1, undefined], [DAY1 + 2000, undefined]]);
+    expect((await index.readDay('wide', '1970-01-01')).map((e) => [e.start, e.clockSynced])).toEqual([[30_000, false]]);
+    for (const e of moved) expect(existsSync(join(card, e.file))).toBe(true);
+    expect(existsSync(join(card, kept[0]!.file))).toBe(false);
+    // Reconcile of both days agrees with what redate left (nothing to add or drop).
+    expect(await index.reconcile('wide', '2024-05-01')).toEqual({ added: 0, dropped: 0 });
+    expect(await index.reconcile('wide', '1970-01-01')).toEqual({ added: 0, dropped: 0 });
+    // A file retention took meanwhile is skipped, not an error.
+    expect(await index.redate([{ ...kept[0]! }], step)).toEqual([]);
+  });
+
   it('retention deletes oldest first over both lenses and stills, index before files', async () => {
     await add('wide', DAY1, 100);
     await add('ptz', DAY1 + 1000, 100);

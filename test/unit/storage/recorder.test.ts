@@ -11,7 +11,7 @@ const T0 = 1_800_000_000_000;
 function setup(card: CardStatus | undefined = 'in-use') {
   const settings: KeepSettings = { mode: 'event', preRollMs: 5000, postRollMs: 2000 };
   const policy = new KeepPolicy(() => settings);
-  const recorder = new Recorder({ policy, index: () => undefined, now: () => T0, card: () => card, log: pino({ level: 'silent' }), onCardError: () => undefined });
+  const recorder = new Recorder({ policy, index: () => undefined, now: () => T0, clockSynced: () => undefined, card: () => card, log: pino({ level: 'silent' }), onCardError: () => undefined });
   return { policy, recorder, settings };
 }
 
