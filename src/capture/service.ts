@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { LENSES } from '../../board/schema.js';
@@ -23,6 +24,8 @@ import { sweep360 } from './view360.js';
 import './types.js';
 
 const Lens = z.enum(LENSES);
+/** How long a snapshot or 360° view waits for the first picture of a pipeline that just started. */
+const FIRST_PICTURE_WAIT_MS = 5000;
 /** A snapshot older than this means the lens's ffmpeg is not delivering. */
 const SNAPSHOT_MAX_AGE_MS = 3000;
 /** Tap counters change with every frame: publish them every few seconds, not per frame (the cloud mirrors the state). */
@@ -373,7 +376,7 @@ export class CaptureService implements Service {
       summary: 'a JPEG of one lens now: kept on the card (path) when one is in use, base64 when asked (inline) or without a card',
       args: z.object({ lens: Lens, eventId: z.string().regex(EVENT_ID_RE, 'letters, digits, _ and - only').optional(), inline: z.boolean().default(false) }).strict(),
       handler: async ({ lens, eventId, inline }) => {
-        const p = this.livePipeline(lens);
+        const p = await this.settledPipeline(lens);
         const inUse = ctx.state.get().storage?.status === 'in-use';
         const base = { lens, latestFile: p.snapshotFile, now: ctx.clock.now(), maxAgeMs: SNAPSHOT_MAX_AGE_MS, eventId, inline };
         try {
@@ -394,7 +397,7 @@ export class CaptureService implements Service {
         access: 'local',
         summary: '(sim board) the latest JPEG of one lens, base64, not kept on the card',
         args: z.object({ lens: Lens }).strict(),
-        handler: ({ lens }) => takeSnapshot({ lens, latestFile: this.livePipeline(lens).snapshotFile, now: ctx.clock.now(), maxAgeMs: SNAPSHOT_MAX_AGE_MS, inline: true }),
+        handler: async ({ lens }) => takeSnapshot({ lens, latestFile: (await this.settledPipeline(lens)).snapshotFile, now: ctx.clock.now(), maxAgeMs: SNAPSHOT_MAX_AGE_MS, inline: true }),
       });
     }
     ctx.commands.register(this, {
@@ -404,6 +407,21 @@ export class CaptureService implements Service {
       args: z.object({ shots: z.number().int().min(3).max(12).default(6), inline: z.boolean().default(false) }).strict(),
       handler: async ({ shots, inline }) => this.view360(shots, inline),
     });
+  }
+
+  /**
+   * The lens's pipeline once the reconciles queued so far are done: a card that was just
+   * initialised (or inserted, or a setting changed) restarts the pipelines, and a snapshot or a
+   * 360° view asked for in that moment waits for it rather than failing with "not capturing".
+   */
+  private async settledPipeline(lens: LensName): Promise<LensPipeline> {
+    await this.queue;
+    const p = this.livePipeline(lens);
+    // A pipeline that just (re)started has no picture for a moment: wait for its first one, in
+    // real time (a bounded wait, never the injected clock a test may have frozen).
+    const until = Date.now() + FIRST_PICTURE_WAIT_MS;
+    while (Date.now() < until && !(await fs.stat(p.snapshotFile).then(() => true, () => false))) await delay(100);
+    return p;
   }
 
   private livePipeline(lens: LensName): LensPipeline {
@@ -418,7 +436,7 @@ export class CaptureService implements Service {
     const { ctx } = this;
     const ptz = ctx.hardware.parts.ptz;
     if (!ptz) throw new CamdError('unavailable', `no PTZ lens: ${ctx.hardware.failures.ptz ?? 'not on this board'}`);
-    const pipeline = this.livePipeline('ptz');
+    const pipeline = await this.settledPipeline('ptz');
     if (this.view360Busy) throw new CamdError('busy', 'a 360° view is already being made');
     this.view360Busy = true;
     const workDir = await fs.mkdtemp(join(ctx.paths.runDir, 'view360-'));
