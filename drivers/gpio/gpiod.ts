@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Clock, TimerHandle } from '../clock.js';
 import { HardwareError, type HardwareErrorCode } from '../errors.js';
 import type { Bias, DigitalIn, DigitalOut, GpioChip, InputOptions, Level, OutputOptions } from './types.js';
+import { lineClosed, LineWatchers } from './watchers.js';
 
 /**
  * GPIO through the kernel's character device (/dev/gpiochipN) with Debian's `gpiod` tools
@@ -159,7 +160,7 @@ export class GpiodGpioChip implements GpioChip {
       name,
       line,
       write: (level) => {
-        if (closed) throw new HardwareError('EBADF', `GPIO line ${line} (${name}) is closed`);
+        if (closed) throw lineClosed(line, name);
         if (level !== 0 && level !== 1) throw new HardwareError('EINVAL', `GPIO level must be 0 or 1, got ${String(level)}`);
         if (level === desired) return;
         desired = level;
@@ -200,16 +201,15 @@ export class GpiodGpioChip implements GpioChip {
     let timer: TimerHandle | undefined;
     let monitor: ChildProcess | undefined;
     let retry: ReturnType<typeof setTimeout> | undefined;
-    let closed = false;
+    const watchers = new LineWatchers(line, name);
     let released: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (released = resolve));
-    const listeners = new Set<(level: Level) => void>();
 
     const settle = (): void => {
       timer = undefined;
-      if (closed || raw === value) return;
+      if (watchers.closed || raw === value) return;
       value = raw;
-      for (const l of [...listeners]) l(value);
+      watchers.notify(value);
     };
     const onEdge = (level: Level): void => {
       if (level === raw) return;
@@ -232,7 +232,7 @@ export class GpiodGpioChip implements GpioChip {
       child.once('exit', (code, signal) => {
         this.children.delete(child);
         monitor = undefined;
-        if (closed) {
+        if (watchers.closed) {
           this.claimed.delete(key);
           released();
           return;
@@ -241,7 +241,7 @@ export class GpiodGpioChip implements GpioChip {
         this.opts.onError?.(name, toolError('gpiomon', name, chip, line, code, signal, stderr()));
         retry = setTimeout(() => {
           retry = undefined;
-          if (!closed) startMonitor();
+          if (!watchers.closed) startMonitor();
         }, this.opts.restartDelayMs ?? 500);
       });
     };
@@ -251,17 +251,9 @@ export class GpiodGpioChip implements GpioChip {
       name,
       line,
       read: () => value,
-      watch: (listener) => {
-        if (closed) throw new HardwareError('EBADF', `GPIO line ${line} (${name}) is closed`);
-        listeners.add(listener);
-        return () => {
-          listeners.delete(listener);
-        };
-      },
+      watch: (listener) => watchers.watch(listener),
       close: () => {
-        if (closed) return;
-        closed = true;
-        listeners.clear();
+        if (!watchers.close()) return;
         this.opts.clock.clearTimeout(timer);
         clearTimeout(retry);
         if (monitor) monitor.kill('SIGTERM');

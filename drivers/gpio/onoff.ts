@@ -1,6 +1,7 @@
 import type { BinaryValue, Direction, Edge, Options } from 'onoff';
 import { errnoOf, HardwareError, type HardwareErrorCode } from '../errors.js';
 import type { DigitalIn, DigitalOut, GpioChip, InputOptions, Level, OutputOptions } from './types.js';
+import { lineClosed, LineWatchers } from './watchers.js';
 
 /**
  * GPIO through the `onoff` package, i.e. the legacy sysfs interface (/sys/class/gpio). The
@@ -50,7 +51,7 @@ export class OnoffGpioChip implements GpioChip {
       name,
       line,
       write: (level) => {
-        if (closed) throw new HardwareError('EBADF', `GPIO line ${line} (${name}) is closed`);
+        if (closed) throw lineClosed(line, name);
         if (level !== 0 && level !== 1) throw new HardwareError('EINVAL', `GPIO level must be 0 or 1, got ${String(level)}`);
         gpio.writeSync(level);
         value = level;
@@ -79,8 +80,7 @@ export class OnoffGpioChip implements GpioChip {
     // read() returns the last debounced level, not a fresh sample, so that it agrees with what
     // watchers were told (as the sim does); onoff may also repeat a level, which is filtered out.
     let value: Level = gpio.readSync();
-    const listeners = new Set<(level: Level) => void>();
-    let closed = false;
+    const watchers = new LineWatchers(line, name);
     gpio.watch((err, v) => {
       if (err) {
         this.opts.onWatchError?.(name, err);
@@ -88,23 +88,15 @@ export class OnoffGpioChip implements GpioChip {
       }
       if (v === value) return;
       value = v;
-      for (const l of [...listeners]) l(v);
+      watchers.notify(v);
     });
     const handle: DigitalIn = {
       name,
       line,
       read: () => value,
-      watch: (listener) => {
-        if (closed) throw new HardwareError('EBADF', `GPIO line ${line} (${name}) is closed`);
-        listeners.add(listener);
-        return () => {
-          listeners.delete(listener);
-        };
-      },
+      watch: (listener) => watchers.watch(listener),
       close: () => {
-        if (closed) return;
-        closed = true;
-        listeners.clear();
+        if (!watchers.close()) return;
         this.handles.delete(handle);
         this.claimed.delete(line);
         gpio.unwatchAll();

@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { HardwareError } from '../errors.js';
 import type { Timeline } from '../timeline.js';
 import type { DigitalIn, DigitalOut, GpioChip, InputOptions, Level, OutputOptions } from './types.js';
+import { lineClosed } from './watchers.js';
 
 export interface SimGpioOptions {
   clock: Clock;
@@ -185,7 +186,7 @@ export class SimGpioChip implements GpioChip {
   }
 
   private live(st: LineState): LineState {
-    if (st.closed) throw new HardwareError('EBADF', `GPIO line ${st.line} (${st.name}) is closed`);
+    if (st.closed) throw lineClosed(st.line, st.name);
     return st;
   }
 
