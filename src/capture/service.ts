@@ -12,7 +12,7 @@ import type { Context, Service } from '../supervisor/service.js';
 import { CardLayout } from '../domain/card-layout.js';
 import { microphone } from './mic.js';
 import { sleepGate, type SleepGate } from '../state/sleep-gate.js';
-import { REDATE_MIN_STEP_MS } from '../domain/clock.js';
+import '../domain/clock.js';
 import { LensPipeline, snapshotPath, type PipelineSettings } from './pipeline.js';
 import { RelayHub, relayPath } from './relay.js';
 import { leftoverSegments, runTags } from './segments.js';
@@ -94,7 +94,6 @@ export class CaptureService implements Service {
     this.registerCommands();
     ctx.bus.on(this, 'capture.tap.demand', (d) => this.onTapDemand(d));
     ctx.bus.on(this, 'clock.stepped', ({ stepMs }) => {
-      if (Math.abs(stepMs) < REDATE_MIN_STEP_MS) return;
       for (const r of this.running.values()) r.pipeline.clockStepped(stepMs);
     });
     this.unsubs.push(

@@ -2,7 +2,9 @@
  * The moment the system clock became trustworthy. A board without an RTC runs on a wrong clock
  * (1970, or the last fake-hwclock save) until NTP answers and steps it; everything that holds a
  * wall time taken before that moment (capture's stream anchors, recordings waiting as pre-roll,
- * recordings kept meanwhile) moves by `stepMs` so its times are right afterwards.
+ * recordings kept meanwhile) moves by `stepMs` so its times are right afterwards — however small
+ * the step: a recording kept meanwhile is renamed, and loses its `u` mark, even for a step of a
+ * few ms, or it would stay "time unsure" for good although its time is right.
  */
 declare module '../state/bus.js' {
   interface BusEvents {
@@ -15,5 +17,5 @@ declare module '../state/bus.js' {
   }
 }
 
-/** Steps smaller than this are drift NTP slews away; times that far off are left as they are. */
-export const REDATE_MIN_STEP_MS = 2_000;
+// A module, so the declaration above augments the bus's events instead of replacing them.
+export {};

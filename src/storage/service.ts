@@ -6,7 +6,7 @@ import { LENSES } from '../../board/schema.js';
 import type { TimerHandle } from '../core/clock.js';
 import { CamdError, errorMessage } from '../core/errors.js';
 import { clockSynced } from '../core/clock-sync.js';
-import { REDATE_MIN_STEP_MS } from '../domain/clock.js';
+import '../domain/clock.js';
 import { ConfirmationTokens } from '../commands/confirm.js';
 import { OnceRunner } from '../supervisor/runner.js';
 import type { Context, Service } from '../supervisor/service.js';
@@ -110,7 +110,7 @@ export class StorageService implements Service {
     this.ownCardId = await this.readOwner();
     ctx.bus.on(this, 'storage.check', ({ reason }) => this.check(reason, true));
     ctx.bus.on(this, 'clock.stepped', ({ stepMs }) => {
-      if (Math.abs(stepMs) >= REDATE_MIN_STEP_MS) void this.recorder.onClockStep(stepMs).then(() => this.publishRecording());
+      void this.recorder.onClockStep(stepMs).then(() => this.publishRecording());
     });
     ctx.bus.on(this, 'capture.segment', (seg) => this.recorder.onSegment(seg).then(() => this.publishRecording()));
     ctx.bus.on(this, 'detection.episode', (e) => {

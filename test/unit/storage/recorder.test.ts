@@ -1,7 +1,11 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { CardStatus } from '../../../src/storage/card.js';
 import { Recorder } from '../../../src/storage/recorder.js';
+import { RecordingIndex } from '../../../src/storage/recording-index.js';
 import { KeepPolicy, type KeepSettings } from '../../../src/storage/windows.js';
 import { episode } from '../../harness/episode.js';
 
@@ -40,5 +44,30 @@ describe('Recorder.onEpisode', () => {
     expect(policy.eventActive('ptz')).toBe(true);
     expect(policy.eventActive('wide')).toBe(false);
     expect(r.clip.clip).toEqual({ lens: 'ptz', from: T0 - 5000, to: null, recorded: false, reason: 'no card in use (card absent)' });
+  });
+});
+
+describe('Recorder.onClockStep', () => {
+  it('a recording kept while the clock was not synchronised is marked, and re-dated and unmarked by any step, a small one too', async () => {
+    const card = mkdtempSync(join(tmpdir(), 'camd-rec-'));
+    try {
+      const index = new RecordingIndex(card);
+      let synced = false;
+      const policy = new KeepPolicy(() => ({ mode: 'continuous', preRollMs: 5000, postRollMs: 2000 }));
+      const recorder = new Recorder({ policy, index: () => index, now: () => T0, clockSynced: () => synced, card: () => 'in-use', log: pino({ level: 'silent' }), onCardError: () => undefined });
+      const staging = join(card, 'camd/staging/wide');
+      mkdirSync(staging, { recursive: true });
+      writeFileSync(join(staging, 'r1-000001.ts'), Buffer.alloc(10));
+      await recorder.onSegment({ lens: 'wide', file: join(staging, 'r1-000001.ts'), start: T0, end: T0 + 2000, bytes: 10, partial: false });
+      const day = readdirSync(join(card, 'camd/rec/wide'))[0]!;
+      expect(readdirSync(join(card, 'camd/rec/wide', day)).filter((f) => f.endsWith('.ts'))).toEqual([`${T0}-2000-cu.ts`]);
+
+      synced = true;
+      await recorder.onClockStep(300);
+      expect(readdirSync(join(card, 'camd/rec/wide', day)).filter((f) => f.endsWith('.ts'))).toEqual([`${T0 + 300}-2000-c.ts`]);
+      expect((await index.readDay('wide', day)).map((e) => [e.start, e.clockSynced])).toEqual([[T0 + 300, undefined]]);
+    } finally {
+      rmSync(card, { recursive: true, force: true });
+    }
   });
 });
