@@ -94,7 +94,9 @@ export class TimeService implements Service {
     }
     this.procs = new OnceRunner({ clock: ctx.clock, log: this.log, state: ctx.state });
     // Until the first answer the clock is not trusted: a board without RTC is in 1970 right now.
+    // What is recorded meanwhile is marked, so the step is measured from here.
     setClockSynced(false);
+    this.offsetUnsynced = ctx.clock.now() - this.mono();
     this.timer = ctx.clock.setInterval(() => void this.probe(), PROBE_INTERVAL_MS);
     void this.probe();
   }
@@ -146,13 +148,16 @@ export class TimeService implements Service {
     if (error !== undefined && error !== prev?.error) this.log.warn({ error }, 'clock probe failed');
     if (!synced && prev?.synced !== false) this.log.warn({ source: this.source }, 'clock not synchronised: times are marked clockSynced=false until it is');
     if (becameSynced) {
+      // Taken as unsynchronised until now (a board's first probe may already say synced): what
+      // was marked meanwhile needs the step, if only to lose its mark.
+      const wasUnsynced = this.offsetUnsynced !== undefined;
       const stepMs = this.stepSinceUnsynced(now);
       this.log.info({ source: this.source, stepMs }, 'clock synchronised');
       // A board stops probing once synced; the sim keeps its hook.
       if (this.source !== 'sim') ctx.clock.clearInterval(this.timer);
+      // Before the event: capture and storage move what they hold, so the event's readers see right times.
+      if (wasUnsynced) ctx.bus.emit('clock.stepped', { stepMs, ts: now });
       if (prev) {
-        // Before the event: capture and storage move what they hold, so the event's readers see right times.
-        ctx.bus.emit('clock.stepped', { stepMs, ts: now });
         // Stamped clockSynced:true itself (the verdict is set above): the cloud re-dates what came before by stepMs.
         ctx.bus.emit('camera.event', { id: randomUUID(), ts: now, kind: 'system', type: 'clock.synced', data: { source: this.source, unsyncedSince: prev.checkedAt, stepMs } });
       }

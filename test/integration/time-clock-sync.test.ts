@@ -1,9 +1,11 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { cloudService } from '../../src/cloud/service.js';
-import { timeService } from '../../src/time/service.js';
+import { PROBE_INTERVAL_MS, timeService } from '../../src/time/service.js';
 import { clockSynced } from '../../src/core/clock-sync.js';
 import type { CameraEvent } from '../../src/state/bus.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
@@ -59,3 +61,62 @@ describe('clock synchronisation on the sim board', () => {
     expect(lines.map((e) => [e.type, e.clockSynced])).toEqual(types);
   });
 });
+
+/**
+ * The board's path: `timedatectl` run by the OnceRunner (here a script on PATH that prints what a
+ * file says), probed at start and once a minute (the interval under fake time) until it says yes.
+ */
+describe('clock synchronisation on a board (timedatectl)', () => {
+  let booted: BootedSim | undefined;
+  const path = process.env.PATH;
+  let bin: string;
+  afterEach(async () => {
+    await booted?.dispose();
+    booted = undefined;
+    vi.useRealTimers();
+    process.env.PATH = path;
+    delete process.env.CAMD_FAKE_NTP;
+    rmSync(bin, { recursive: true, force: true });
+  });
+
+  async function boot(answer: 'yes' | 'no'): Promise<{ sup: BootedSim['sup']; answer: (a: 'yes' | 'no') => void; steps: { stepMs: number }[]; seen: CameraEvent[] }> {
+    bin = mkdtempSync(join(tmpdir(), 'camd-ntp-'));
+    const file = join(bin, 'answer');
+    writeFileSync(file, `${answer}\n`);
+    writeFileSync(join(bin, 'timedatectl'), '#!/bin/sh\ncat "$CAMD_FAKE_NTP"\n');
+    chmodSync(join(bin, 'timedatectl'), 0o755);
+    process.env.PATH = `${bin}:${path ?? ''}`;
+    process.env.CAMD_FAKE_NTP = file;
+    // Only the probe interval runs on fake time; everything else (the probe child) is real.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const steps: { stepMs: number }[] = [];
+    const seen: CameraEvent[] = [];
+    booted = await bootSim({ board: (b) => ({ ...b, system: { ...b.system, clock: 'timedatectl' } }), services: [coreCommands, timeService] });
+    const { sup } = booted;
+    sup.bus.on({ name: 'test' }, 'clock.stepped', (e) => void steps.push(e));
+    sup.bus.on({ name: 'test' }, 'camera.event', (e) => void seen.push(e));
+    return { sup, answer: (a) => writeFileSync(file, `${a}\n`), steps, seen };
+  }
+
+  it('synced at the first answer: the time taken as unsynchronised until then still ends with a step (so marks are dropped)', async () => {
+    const { sup, steps } = await boot('yes');
+    await vi.waitFor(() => expect(sup.state.get().clock).toMatchObject({ synced: true, source: 'timedatectl' }), { timeout: 20_000, interval: 50 });
+    expect(steps).toHaveLength(1);
+    expect(Math.abs(steps[0]!.stepMs)).toBeLessThan(1000);
+    expect(clockSynced()).toBe(true);
+  });
+
+  it('not synced at first, synced at a later probe: one step, one clock.synced event carrying it, events before marked false', async () => {
+    const { sup, answer, steps, seen } = await boot('no');
+    await vi.waitFor(() => expect(sup.state.get().clock).toMatchObject({ synced: false, source: 'timedatectl' }), { timeout: 20_000, interval: 50 });
+    expect(steps).toEqual([]);
+    sup.bus.emit('camera.event', { id: 'before-1', ts: Date.now(), kind: 'system', type: 'test.before' });
+    answer('yes');
+    await vi.advanceTimersByTimeAsync(PROBE_INTERVAL_MS);
+    await vi.waitFor(() => expect(sup.state.get().clock?.synced).toBe(true), { timeout: 20_000, interval: 50 });
+    expect(steps).toHaveLength(1);
+    expect(seen.map((e) => [e.type, e.clockSynced])).toEqual([['test.before', false], ['clock.synced', true]]);
+    expect(seen[1]!.data).toMatchObject({ source: 'timedatectl', stepMs: steps[0]!.stepMs });
+  });
+});
+
