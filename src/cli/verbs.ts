@@ -188,8 +188,8 @@ async function factoryReset(inv: Invocation): Promise<number> {
   try {
     const first = await client.request('factory-reset', {});
     if (first.ok || first.error.code !== 'confirmation_required') return printReply(first, inv.json);
-    // The token travels in error.confirm (an older daemon only quotes it in the message).
-    const token = first.error.confirm ?? /confirm="([^"]+)"/.exec(first.error.message)?.[1];
+    // camctl ships in the same release as the daemon it talks to: the token is in error.confirm.
+    const token = first.error.confirm;
     if (!inv.values.yes) {
       process.stderr.write('camctl: factory reset erases every setting and credential. Re-run with --yes to confirm.\n');
       return 1;

@@ -11,6 +11,7 @@ import { CloudClient, type Received } from '../integration/cloud-helpers.js';
 import { mountCard, unmountCard } from '../unit/capture/card-fixture.js';
 import { SMALL, stillClip } from '../unit/capture/media-fixture.js';
 import { figures } from './fault-kit.js';
+import { confirmed } from '../harness/confirm.js';
 
 /**
  * What one idle camera costs the broker per hour, measured rather than extrapolated: the whole
@@ -49,9 +50,8 @@ beforeAll(async () => {
   cloud = await CloudClient.connect(broker.url);
   await cloud.subscribe(`${BASE}/#`);
   daemon = await startDaemon({ dir, board: join(dir, 'board.json') });
-  const first = await daemon.call('storage.initialise');
-  const token = /confirm="([^"]+)"/.exec(first.ok ? '' : first.error.message)?.[1];
-  expect(await daemon.call('storage.initialise', { confirm: token })).toMatchObject({ ok: true });
+  const d = daemon;
+  expect(await confirmed((cmd, args) => d.call(cmd, args), 'storage.initialise')).toMatchObject({ ok: true });
 });
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { REPO } from '../harness/boot.js';
@@ -98,5 +98,21 @@ describe('camctl follows across a daemon restart', () => {
     const since = await camctl(d.socket, 'timeline', '--since', '10s', '--kind', 'gpio');
     expect(since.code).toBe(0);
     expect(since.stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} UTC gpio /m);
+  });
+
+  it('factory-reset asks for --yes and changes nothing without it; with --yes it takes the token and resets', async () => {
+    const d = await startDaemon();
+    daemons.push(d);
+    expect((await camctl(d.socket, 'config', 'set', 'device.name', 'Front door')).code).toBe(0);
+    const no = await camctl(d.socket, 'factory-reset');
+    expect(no.code).toBe(1);
+    expect(no.stderr).toContain('Re-run with --yes');
+    expect(await d.call('config.get', { path: 'device.name' })).toMatchObject({ ok: true, result: 'Front door' });
+
+    const yes = await camctl(d.socket, 'factory-reset', '--yes');
+    expect(yes.code, yes.stderr).toBe(0);
+    // The owner's settings are gone (the file is erased; defaults after the reboot).
+    const config = join(d.dir, 'data', 'config.json');
+    await waitFor(() => !existsSync(config) || !readFileSync(config, 'utf8').includes('Front door'), 20_000);
   });
 });

@@ -11,6 +11,7 @@ import { ptzService } from '../../src/ptz/service.js';
 import type { TapFrame } from '../../src/capture/types.js';
 import { copyFrame, SMALL, smallBoard, stillClip, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+import { confirmed } from '../harness/confirm.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
 vi.setConfig(PROCESS_TIMEOUTS);
@@ -66,8 +67,7 @@ describe('snapshots, orientation and the 360° view', () => {
     // With a card in use: on the card, named after the event it belongs to.
     mkdirSync(join(dir, 'card'));
     await waitFor(() => b.sup.state.get().storage?.status === 'not-initialised', 5000);
-    const tok = /confirm="([^"]+)"/.exec(((await exec('storage.initialise')) as { error: { message: string } }).error.message)![1];
-    await exec('storage.initialise', { confirm: tok });
+    await confirmed(exec, 'storage.initialise');
     await waitFor(async () => (await exec('snapshot', { lens: 'ptz' })).ok, 15_000);
     const k = (await exec('snapshot', { lens: 'ptz', eventId: 'evt-42' })) as { ok: true; result: { path: string; bytes: number; jpeg?: string } };
     expect(k.result.path).toMatch(/^camd\/snapshots\/ptz\/\d{4}-\d{2}-\d{2}\/\d+-evt-42\.jpg$/);

@@ -13,6 +13,7 @@ import { pause, PROCESS_TIMEOUTS, waitUntil } from '../harness/wait.js';
 import { mountCard, unmountCard } from '../unit/capture/card-fixture.js';
 import { smallClip, SMALL, stillClip } from '../unit/capture/media-fixture.js';
 import { CloudClient, type Received } from './cloud-helpers.js';
+import { confirmed } from '../harness/confirm.js';
 
 vi.setConfig(PROCESS_TIMEOUTS);
 
@@ -67,9 +68,7 @@ async function bootCamera(clip: string, config: Record<string, unknown> = {}): P
   sim = await bootSim({ dir, board: boardOn(clip), services: defaultServices });
   const s = sim;
   const exec = (cmd: string, args: Record<string, unknown> = {}) => s.sup.commands.execute(cmd, args, { source: 'local' });
-  const first = (await exec('storage.initialise')) as { error: { message: string } };
-  const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
-  expect(await exec('storage.initialise', { confirm: token })).toMatchObject({ ok: true });
+  expect(await confirmed(exec, 'storage.initialise')).toMatchObject({ ok: true });
   return s;
 }
 

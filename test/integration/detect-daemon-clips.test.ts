@@ -11,6 +11,7 @@ import { coreCommands } from '../../src/supervisor/core-commands.js';
 import { bottleClip, detectBoard, detectDir, personClip, removeDetectDirs, staticClip } from './detect-daemon-media.js';
 import { snapshotPath } from '../../src/capture/pipeline.js';
 import { LONG_PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+import { confirmed } from '../harness/confirm.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
 vi.setConfig(PROCESS_TIMEOUTS);
@@ -36,9 +37,7 @@ describe('detection daemon on real footage', () => {
     const events: CameraEvent[] = [];
     b.sup.bus.on({ name: 'test' }, 'camera.event', (e) => void events.push(e));
     const exec = (cmd: string, args: Record<string, unknown> = {}) => b.sup.commands.execute(cmd, args, { source: 'cloud' });
-    const first = (await exec('storage.initialise')) as { ok: false; error: { message: string } };
-    const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
-    expect(await exec('storage.initialise', { confirm: token })).toMatchObject({ ok: true, result: { status: 'in-use' } });
+    expect(await confirmed(exec, 'storage.initialise')).toMatchObject({ ok: true, result: { status: 'in-use' } });
 
     const seen = (p: (e: CameraEvent) => boolean) => () => events.some(p);
     await waitFor(seen((e) => e.type === 'human.start' && e.lens === 'wide'), 25_000, 100);
@@ -98,9 +97,7 @@ describe('detection daemon on real footage', () => {
     const events: CameraEvent[] = [];
     b.sup.bus.on({ name: 'test' }, 'camera.event', (e) => void events.push(e));
     const exec = (cmd: string, args: Record<string, unknown> = {}) => b.sup.commands.execute(cmd, args, { source: 'cloud' });
-    const first = (await exec('storage.initialise')) as { ok: false; error: { message: string } };
-    const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
-    await exec('storage.initialise', { confirm: token });
+    await confirmed(exec, 'storage.initialise');
     // Every event picture is asked for with the lens's still just removed: what a start right
     // after a capture restart meets (ffmpeg has not written its first still yet).
     const ports = b.sup.ctx.ports;

@@ -22,6 +22,7 @@ import { mountCard, unmountCard } from '../unit/capture/card-fixture.js';
 import { processesMentioning, removeTestDirs, smallBoard, smallClip, testDir } from '../unit/capture/media-fixture.js';
 import { freePort, Receiver } from '../unit/capture/receiver-fixture.js';
 import { CloudClient, ManualClock } from './cloud-helpers.js';
+import { confirmed } from '../harness/confirm.js';
 
 /**
  * The privacy invariants (DESIGN.md "Trust model"), each attacked from the cloud (MQTT commands
@@ -120,9 +121,7 @@ async function boot(opts: { services: ServiceFactory[]; config?: Record<string, 
   };
   rig = r;
   if (opts.card) {
-    const first = (await r.local('storage.initialise')) as { ok: false; error: { message: string } };
-    const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
-    expect(await r.local('storage.initialise', { confirm: token })).toMatchObject({ ok: true, result: { status: 'in-use' } });
+    expect(await confirmed((cmd, args) => r.local(cmd, args), 'storage.initialise')).toMatchObject({ ok: true, result: { status: 'in-use' } });
   }
   return r;
 }

@@ -10,6 +10,7 @@ import { indicatorService } from '../../src/indicator/service.js';
 import { bootSim, type BootedSim } from '../harness/boot.js';
 import { waitFor } from '../harness/daemon.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+import { confirmed } from '../harness/confirm.js';
 
 /**
  * The daemon side of the sim-view page: `sim.timeline.follow` streams timeline entries, state
@@ -72,9 +73,7 @@ describe('sim.card', () => {
     const status = () => b.sup.state.get().storage?.status;
     expect(await b.sup.commands.execute('sim.card', { inserted: true }, { source: 'local' })).toMatchObject({ ok: true, result: { inserted: true } });
     await waitFor(() => status() === 'not-initialised', 10_000);
-    const first = (await b.sup.commands.execute('storage.initialise', {}, { source: 'local' })) as { ok: false; error: { message: string } };
-    const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
-    expect(await b.sup.commands.execute('storage.initialise', { confirm: token }, { source: 'local' })).toMatchObject({ ok: true });
+    expect(await confirmed((cmd, args) => b.sup.commands.execute(cmd, args, { source: 'local' }), 'storage.initialise')).toMatchObject({ ok: true });
     await waitFor(() => status() === 'in-use', 10_000);
 
     expect(await b.sup.commands.execute('sim.card', { inserted: false }, { source: 'local' })).toMatchObject({ ok: true, result: { inserted: false } });

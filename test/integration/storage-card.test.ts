@@ -11,6 +11,7 @@ import { smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixtu
 import { mountCard, remount, unmountCard } from '../unit/capture/card-fixture.js';
 import { segmentBeingWritten } from '../harness/staging.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+import { confirmed } from '../harness/confirm.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
 vi.setConfig(PROCESS_TIMEOUTS);
@@ -36,11 +37,8 @@ async function boot(config: Record<string, unknown> = {}) {
   return { b, dir, card, events, exec, status };
 }
 
-async function initialise(exec: (cmd: string, args?: Record<string, unknown>) => Promise<unknown>) {
-  const first = (await exec('storage.initialise')) as { ok: false; error: { code: string; message: string } };
-  expect(first.error.code).toBe('confirmation_required');
-  const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
-  return exec('storage.initialise', { confirm: token });
+function initialise(exec: (cmd: string, args?: Record<string, unknown>) => Promise<unknown>) {
+  return confirmed(exec, 'storage.initialise');
 }
 
 describe('microSD card lifecycle (tmpfs as the card)', () => {

@@ -12,6 +12,7 @@ import type { CameraEvent } from '../../src/state/bus.js';
 import type { RecordingEntry } from '../../src/storage/recording-index.js';
 import type { StorageState } from '../../src/storage/types.js';
 import { smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
+import { confirmed } from '../harness/confirm.js';
 
 /**
  * The card's bad days on real file systems, with real ffmpeg recording both lenses onto it:
@@ -162,9 +163,7 @@ async function bootWithCard(config: Record<string, unknown>, make: (dir: string)
     if (last?.status !== s.storage.status || last.reason !== s.storage.reason) statuses.push({ at: Date.now(), status: s.storage.status, reason: s.storage.reason });
   });
   const exec = (cmd: string, args: Record<string, unknown> = {}) => b.sup.commands.execute(cmd, args, { source: 'cloud' });
-  const first = (await exec('storage.initialise')) as { error: { message: string } };
-  const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
-  expect(await exec('storage.initialise', { confirm: token })).toMatchObject({ ok: true, result: { status: 'in-use' } });
+  expect(await confirmed(exec, 'storage.initialise')).toMatchObject({ ok: true, result: { status: 'in-use' } });
   const list = async (lens = 'wide'): Promise<RecordingEntry[]> => {
     const r = (await exec('recordings.list', { lens, to: Date.now() + 60_000 })) as { ok: boolean; result: { recordings: RecordingEntry[] } };
     return r.ok ? r.result.recordings : [];

@@ -13,6 +13,7 @@ import { SMALL, smallBoard, smallClip, testDir, removeTestDirs } from '../unit/c
 import { mountCard, unmountCard } from '../unit/capture/card-fixture.js';
 import { segmentBeingWritten } from '../harness/staging.js';
 import { LONG_PROCESS_TEST_MS, PROCESS_TIMEOUTS } from '../harness/wait.js';
+import { confirmed } from '../harness/confirm.js';
 
 // Real processes (daemon, ffmpeg, mosquitto…): timeouts a busy machine cannot run out of.
 vi.setConfig(PROCESS_TIMEOUTS);
@@ -36,9 +37,7 @@ async function bootWithCard(config: Record<string, unknown>, size = '20m') {
   const b = booted;
   b.sup.bus.on({ name: 'test' }, 'camera.event', (e) => void events.push(e));
   const exec = (cmd: string, args: Record<string, unknown> = {}) => b.sup.commands.execute(cmd, args, { source: 'cloud' });
-  const first = (await exec('storage.initialise')) as { error: { message: string } };
-  const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
-  expect(await exec('storage.initialise', { confirm: token })).toMatchObject({ ok: true, result: { status: 'in-use' } });
+  expect(await confirmed(exec, 'storage.initialise')).toMatchObject({ ok: true, result: { status: 'in-use' } });
   const list = async (lens = 'wide'): Promise<RecordingEntry[]> => {
     const r = (await exec('recordings.list', { lens })) as { ok: boolean; result: { recordings: RecordingEntry[] } };
     expect(r.ok).toBe(true);

@@ -14,6 +14,7 @@ import { bootSim, REPO, type BootedSim } from '../harness/boot.js';
 import { PROCESS_TIMEOUTS, waitUntil } from '../harness/wait.js';
 import { removeTestDirs, smallBoard, testDir } from '../unit/capture/media-fixture.js';
 import { PutReceiver } from './storage-upload-receiver.js';
+import { confirmed } from '../harness/confirm.js';
 
 // Real processes (the capture ffmpeg children, camctl).
 vi.setConfig(PROCESS_TIMEOUTS);
@@ -80,9 +81,7 @@ beforeAll(async () => {
   booted = await bootSim({ dir, board: smallBoard(dir), services: [controlServer, coreCommands, ...captureServices] });
   booted.sup.bus.on({ name: 'test' }, 'camera.event', (e) => void events.push(e));
   await booted.sup.secrets.update((s) => ({ ...s, media: { caFile: rx.tls.ca } }));
-  const first = await cloud('storage.initialise');
-  const token = /confirm="([^"]+)"/.exec(first.error!.message)![1]!;
-  expect(await cloud('storage.initialise', { confirm: token })).toMatchObject({ ok: true });
+  expect(await confirmed(cloud, 'storage.initialise')).toMatchObject({ ok: true });
   await waitUntil(async () => (await list()).length >= 4, 'four kept recordings of wide', 30_000);
 });
 

@@ -10,6 +10,7 @@ import type { CameraEvent } from '../../src/state/bus.js';
 import { smallBoard, testDir, removeTestDirs } from '../unit/capture/media-fixture.js';
 import { mountCard, unmountCard } from '../unit/capture/card-fixture.js';
 import { PROCESS_TIMEOUTS } from '../harness/wait.js';
+import { confirmed } from '../harness/confirm.js';
 
 vi.setConfig(PROCESS_TIMEOUTS);
 
@@ -58,9 +59,7 @@ describe('recordings made while the clock is not synchronised', () => {
     mountCard(card);
     mounts.push(card);
     await waitFor(() => b.sup.state.get().storage?.status === 'not-initialised', 10_000);
-    const first = await b.sup.commands.execute('storage.initialise', {}, { source: 'local' });
-    const token = !first.ok ? /confirm="([^"]+)"/.exec(first.error.message)?.[1] : undefined;
-    await exec('storage.initialise', { confirm: token });
+    await confirmed((cmd, args) => b.sup.commands.execute(cmd, args, { source: 'local' }), 'storage.initialise');
 
     await exec('sim.clock', { synced: false, behindMs: STEP });
     const unsyncedFrom = Date.now();

@@ -15,6 +15,7 @@ import type { RecordingEntry } from '../../../src/storage/recording-index.js';
 import { storageService } from '../../../src/storage/service.js';
 import { coreCommands } from '../../../src/supervisor/core-commands.js';
 import { bootSim, type BootedSim } from '../../harness/boot.js';
+import { confirmed } from '../../harness/confirm.js';
 
 /**
  * Where episodes leave the detection service (EpisodeOutput, wired as the service wires it):
@@ -74,9 +75,7 @@ describe('alarm and recorder act on the episode before its snapshot exists', () 
     const b = (booted = await bootSim({ dir, services: [coreCommands, alarmService, storageService] }));
     await b.sup.config.patch({ lights: { human: { strobe: true, strobeSeconds: 10 } }, recording: { mode: 'event', preRollSeconds: 5, postRollSeconds: 2 } }, 'test');
     const exec = (cmd: string, args: Record<string, unknown> = {}) => b.sup.commands.execute(cmd, args, { source: 'local' });
-    const first = (await exec('storage.initialise')) as { error: { message: string } };
-    const token = /confirm="([^"]+)"/.exec(first.error.message)![1]!;
-    expect(await exec('storage.initialise', { confirm: token })).toMatchObject({ ok: true, result: { status: 'in-use' } });
+    expect(await confirmed(exec, 'storage.initialise')).toMatchObject({ ok: true, result: { status: 'in-use' } });
     const records: CameraEvent[] = [];
     b.sup.bus.on({ name: 'test' }, 'camera.event', (e) => void (e.kind === 'detection' && records.push(e)));
     let snapshotAsked = 0;
